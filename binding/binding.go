@@ -1,0 +1,417 @@
+// Package binding reads the per-TAP binding files that tell nfdhcpd what to
+// answer on each interface, watches the directory that holds them, and joins
+// them with the links the kernel reports over netlink.
+package binding
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Binding is one parsed binding file. It is immutable after Parse: the store
+// hands the same pointer to every reader.
+type Binding struct {
+	TAP      string // the file's name, which is the TAP's name
+	InDev    string // the TAP in routed setups, the bridge in bridged ones; TAP when unset
+	IP       netip.Addr
+	MAC      net.HardwareAddr
+	Hostname string
+	Tags     []string
+
+	Gateway netip.Addr
+	Subnet  netip.Prefix
+
+	Gateway6 netip.Addr
+	Subnet6  netip.Prefix
+	EUI64    netip.Addr
+
+	Private  bool // do not hand out GATEWAY as router
+	MACSpoof bool // answer even when the request's MAC differs from MAC
+	MTU      uint16
+
+	// Per-binding overrides of the configuration; nil or "" means "use the config".
+	Nameservers  []netip.Addr
+	Nameservers6 []netip.Addr
+	Domain       string
+	DomainSearch []string
+
+	DHCPOptions []DHCPOption
+}
+
+// Error is one problem in one line of a binding file.
+type Error struct {
+	File string // the TAP name (or a path, when the caller sets one)
+	Line int    // 0 when the problem is with the file as a whole
+	Key  string // "" when the problem is not tied to a key
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrEmpty is returned (wrapped) by Parse for a file with no content. Writers
+// that truncate and then write in place leave such a file for a moment, so
+// the store treats it as "not yet written", never as a deletion.
+var ErrEmpty = errors.New("file is empty")
+
+// maxFileSize bounds what Parse reads: binding files are a few hundred bytes.
+const maxFileSize = 64 << 10
+
+// Parse reads a binding file for the TAP named tap. It returns every problem
+// it finds, joined, each an *Error naming the line and key.
+func Parse(tap string, r io.Reader) (*Binding, error) {
+	p := parser{file: tap, b: &Binding{TAP: tap}, seen: map[string]int{}}
+	if !ValidIfName(tap) {
+		p.errf(0, "", "%q is not a valid interface name", tap)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
+	if err != nil {
+		p.errf(0, "", "read: %v", err)
+		return nil, errors.Join(p.errs...)
+	}
+	if len(data) > maxFileSize {
+		p.errf(0, "", "larger than %d bytes", maxFileSize)
+		return nil, errors.Join(p.errs...)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		p.errs = append(p.errs, &Error{File: tap, Err: ErrEmpty})
+		return nil, errors.Join(p.errs...)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	sc.Buffer(make([]byte, 0, 4096), maxFileSize+1)
+	n := 0
+	for sc.Scan() {
+		n++
+		p.line(n, sc.Text())
+	}
+	p.check()
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return p.b, nil
+}
+
+type parser struct {
+	file string
+	b    *Binding
+	seen map[string]int // key -> line it was set on
+	errs []error
+}
+
+func (p *parser) errf(line int, key, format string, a ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Key: key, Err: fmt.Errorf(format, a...)})
+}
+
+// line handles one KEY=VALUE line. Values may be wrapped in double or single
+// quotes, as the shell-written files of Ganeti and OpenNebula do.
+func (p *parser) line(n int, s string) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasPrefix(s, "#") {
+		return
+	}
+	key, val, ok := strings.Cut(s, "=")
+	if !ok {
+		p.errf(n, "", "%q is not KEY=VALUE", s)
+		return
+	}
+	key = strings.TrimSpace(key)
+	val, err := unquote(strings.TrimSpace(val))
+	if err != nil {
+		p.errf(n, key, "%v", err)
+		return
+	}
+	set, known := keys[key]
+	if !known {
+		// Management software adds its own keys; they are not ours to judge.
+		return
+	}
+	if first, dup := p.seen[key]; dup {
+		p.errf(n, key, "set again (first on line %d)", first)
+		return
+	}
+	p.seen[key] = n
+	if val == "" {
+		return // KEY= means unset
+	}
+	if err := set(p.b, val); err != nil {
+		p.errf(n, key, "%v", err)
+	}
+}
+
+func unquote(v string) (string, error) {
+	if len(v) == 0 || (v[0] != '"' && v[0] != '\'') {
+		return v, nil
+	}
+	q := v[0]
+	if len(v) < 2 || v[len(v)-1] != q {
+		return "", fmt.Errorf("unterminated quote in %s", v)
+	}
+	return v[1 : len(v)-1], nil
+}
+
+// keys maps each key nfdhcpd reads to the setter that parses its value.
+var keys = map[string]func(*Binding, string) error{
+	"INDEV": func(b *Binding, v string) error {
+		if !ValidIfName(v) {
+			return fmt.Errorf("%q is not a valid interface name", v)
+		}
+		b.InDev = v
+		return nil
+	},
+	"IP":   func(b *Binding, v string) (err error) { b.IP, err = parseAddr(v, 4); return },
+	"MAC":  func(b *Binding, v string) (err error) { b.MAC, err = parseMAC(v); return },
+	"TAGS": func(b *Binding, v string) error { b.Tags = splitList(v); return nil },
+	"HOSTNAME": func(b *Binding, v string) error {
+		if !ValidHostname(v) {
+			return fmt.Errorf("%q is not a valid host name", v)
+		}
+		b.Hostname = v
+		return nil
+	},
+	"GATEWAY":  func(b *Binding, v string) (err error) { b.Gateway, err = parseAddr(v, 4); return },
+	"SUBNET":   func(b *Binding, v string) (err error) { b.Subnet, err = parsePrefix(v, 4); return },
+	"GATEWAY6": func(b *Binding, v string) (err error) { b.Gateway6, err = parseAddr(v, 6); return },
+	"SUBNET6":  func(b *Binding, v string) (err error) { b.Subnet6, err = parsePrefix(v, 6); return },
+	"EUI64":    func(b *Binding, v string) (err error) { b.EUI64, err = parseAddr(v, 6); return },
+	"PRIVATE":  func(b *Binding, v string) (err error) { b.Private, err = ParseBool(v); return },
+	"MACSPOOF": func(b *Binding, v string) (err error) { b.MACSpoof, err = ParseBool(v); return },
+	"MTU": func(b *Binding, v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n < 68 || n > 65535 {
+			return fmt.Errorf("%q is not an MTU (68-65535)", v)
+		}
+		b.MTU = uint16(n)
+		return nil
+	},
+	"NAMESERVERS":  func(b *Binding, v string) (err error) { b.Nameservers, err = ParseAddrList(v, 4); return },
+	"NAMESERVERS6": func(b *Binding, v string) (err error) { b.Nameservers6, err = ParseAddrList(v, 6); return },
+	"DOMAIN": func(b *Binding, v string) error {
+		if !ValidHostname(v) {
+			return fmt.Errorf("%q is not a valid domain name", v)
+		}
+		b.Domain = v
+		return nil
+	},
+	"DOMAIN_SEARCH": func(b *Binding, v string) (err error) { b.DomainSearch, err = ParseDomainList(v); return },
+	"DHCP_OPTIONS":  func(b *Binding, v string) (err error) { b.DHCPOptions, err = ParseDHCPOptions(v); return },
+}
+
+// check enforces what holds between keys, once every line has been read.
+func (p *parser) check() {
+	b := p.b
+	line := func(k string) int { return p.seen[k] }
+	if b.MAC == nil && !p.failed("MAC") {
+		p.errf(0, "MAC", "required")
+	}
+	if b.Hostname == "" && !p.failed("HOSTNAME") {
+		p.errf(0, "HOSTNAME", "required")
+	}
+	if b.InDev == "" {
+		b.InDev = b.TAP
+	}
+	if b.IP.IsValid() {
+		switch {
+		case !b.Subnet.IsValid():
+			if !p.failed("SUBNET") {
+				p.errf(line("IP"), "IP", "%s needs SUBNET", b.IP)
+			}
+		case !b.Subnet.Contains(b.IP):
+			p.errf(line("IP"), "IP", "%s is outside SUBNET %s", b.IP, b.Subnet)
+		case b.Subnet.Bits() <= 30 && b.IP == b.Subnet.Addr():
+			p.errf(line("IP"), "IP", "%s is the network address of %s", b.IP, b.Subnet)
+		case b.Subnet.Bits() <= 30 && b.IP == Broadcast(b.Subnet):
+			p.errf(line("IP"), "IP", "%s is the broadcast address of %s", b.IP, b.Subnet)
+		}
+	}
+	if b.Gateway.IsValid() {
+		switch {
+		case !b.Subnet.IsValid():
+			if !p.failed("SUBNET") {
+				p.errf(line("GATEWAY"), "GATEWAY", "%s needs SUBNET", b.Gateway)
+			}
+		case !b.Subnet.Contains(b.Gateway):
+			p.errf(line("GATEWAY"), "GATEWAY", "%s is outside SUBNET %s", b.Gateway, b.Subnet)
+		case b.Subnet.Bits() <= 30 && b.Gateway == Broadcast(b.Subnet):
+			p.errf(line("GATEWAY"), "GATEWAY", "%s is the broadcast address of %s", b.Gateway, b.Subnet)
+		case b.Gateway == b.IP:
+			p.errf(line("GATEWAY"), "GATEWAY", "%s is the VM's own IP", b.Gateway)
+		}
+	}
+	for _, k := range []struct {
+		key  string
+		addr netip.Addr
+	}{{"GATEWAY6", b.Gateway6}, {"EUI64", b.EUI64}} {
+		if !k.addr.IsValid() {
+			continue
+		}
+		switch {
+		case !b.Subnet6.IsValid():
+			if !p.failed("SUBNET6") {
+				p.errf(line(k.key), k.key, "%s needs SUBNET6", k.addr)
+			}
+		case !b.Subnet6.Contains(k.addr):
+			p.errf(line(k.key), k.key, "%s is outside SUBNET6 %s", k.addr, b.Subnet6)
+		}
+	}
+}
+
+// failed reports whether key was present but rejected, so that check does not
+// pile a second error ("required") on top of the first.
+func (p *parser) failed(key string) bool {
+	for _, e := range p.errs {
+		var be *Error
+		if errors.As(e, &be) && be.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Broadcast returns the last address of an IPv4 prefix.
+func Broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	bits := p.Bits()
+	for i := range 4 {
+		keep := min(max(bits-8*i, 0), 8)
+		a[i] |= byte(0xff >> keep)
+	}
+	return netip.AddrFrom4(a)
+}
+
+func parseAddr(v string, family int) (netip.Addr, error) {
+	a, err := netip.ParseAddr(v)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", v)
+	}
+	if family == 4 && !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("%q is not IPv4", v)
+	}
+	if family == 6 && (!a.Is6() || a.Is4In6()) {
+		return netip.Addr{}, fmt.Errorf("%q is not IPv6", v)
+	}
+	return a, nil
+}
+
+func parsePrefix(v string, family int) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a prefix (address/length)", v)
+	}
+	if family == 4 && !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%q is not IPv4", v)
+	}
+	if family == 6 && (!p.Addr().Is6() || p.Addr().Is4In6()) {
+		return netip.Prefix{}, fmt.Errorf("%q is not IPv6", v)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set (the network is %s)", v, p.Masked())
+	}
+	return p, nil
+}
+
+func parseMAC(v string) (net.HardwareAddr, error) {
+	m, err := net.ParseMAC(v)
+	if err != nil || len(m) != 6 {
+		return nil, fmt.Errorf("%q is not an Ethernet MAC address", v)
+	}
+	if m[0]&1 != 0 {
+		return nil, fmt.Errorf("%q is a multicast address", v)
+	}
+	return m, nil
+}
+
+// ParseAddrList parses a comma- or space-separated list of addresses of one
+// family (4 or 6).
+func ParseAddrList(v string, family int) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, f := range splitList(v) {
+		a, err := parseAddr(f, family)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// ParseDomainList parses a comma- or space-separated list of domain names.
+func ParseDomainList(v string) ([]string, error) {
+	var out []string
+	for _, f := range splitList(v) {
+		if !ValidHostname(f) {
+			return nil, fmt.Errorf("%q is not a valid domain name", f)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// ParseBool accepts the spellings operators use: yes/no, true/false, on/off, 1/0.
+func ParseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "yes", "true", "on", "1":
+		return true, nil
+	case "no", "false", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (yes/no, true/false, on/off, 1/0)", v)
+}
+
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
+
+// ValidHostname reports whether s is a DNS host or domain name: dot-separated
+// labels of letters, digits and inner hyphens, each 1-63 bytes, 253 in all,
+// with an optional final dot.
+func ValidHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ValidIfName reports whether s can be a Linux interface name.
+func ValidIfName(s string) bool {
+	if s == "" || len(s) > 15 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '/' || c == ':' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
