@@ -1,0 +1,306 @@
+package responder
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"slices"
+)
+
+// v4opt is one option the reply may carry, its payload in v4scratch.data.
+type v4opt struct {
+	code     uint8
+	extra    bool // from Lease.Options or Settings.Options
+	off, end uint16
+}
+
+// v4scratch holds the candidate options of one reply, reused across calls
+// so that building them allocates nothing.
+type v4scratch struct {
+	data  [2048]byte
+	n     int
+	opts  [64]v4opt
+	nopts int
+	sent  [4]uint64 // bitmap of codes already placed
+}
+
+func (s *v4scratch) reset() {
+	s.n, s.nopts = 0, 0
+	s.sent = [4]uint64{}
+}
+
+func (s *v4scratch) markSent(c uint8)     { s.sent[c>>6] |= 1 << (c & 63) }
+func (s *v4scratch) wasSent(c uint8) bool { return s.sent[c>>6]&(1<<(c&63)) != 0 }
+
+// buf returns the free scratch space as an empty slice with a hard cap,
+// so appends past it fail the caller's length check instead of reallocating.
+func (s *v4scratch) buf() []byte { return s.data[s.n:s.n:len(s.data)] }
+
+// add records b (which must come from buf) as the payload of code. An
+// extra option replaces a built-in one of the same code; the first extra
+// of a code wins over later ones (Lease.Options come before Settings').
+func (s *v4scratch) add(code uint8, b []byte, extra bool) {
+	for i := range s.opts[:s.nopts] {
+		o := &s.opts[i]
+		if o.code != code {
+			continue
+		}
+		if o.extra || !extra {
+			return
+		}
+		o.extra, o.off, o.end = true, uint16(s.n), uint16(s.n+len(b))
+		s.n += len(b)
+		return
+	}
+	if s.nopts == len(s.opts) {
+		return
+	}
+	s.opts[s.nopts] = v4opt{code: code, extra: extra, off: uint16(s.n), end: uint16(s.n + len(b))}
+	s.nopts++
+	s.n += len(b)
+}
+
+func (s *v4scratch) addAddrs(code uint8, as []netip.Addr) {
+	b := s.buf()
+	for _, a := range as {
+		if a.Is4() && len(b)+4 <= cap(b) {
+			v := a.As4()
+			b = append(b, v[:]...)
+		}
+	}
+	if len(b) > 0 {
+		s.add(code, b, false)
+	}
+}
+
+func (s *v4scratch) addBytes(code uint8, v []byte, extra bool) {
+	b := s.buf()
+	if len(v) > cap(b) {
+		return
+	}
+	s.add(code, append(b, v...), extra)
+}
+
+func (s *v4scratch) addString(code uint8, v string) {
+	b := s.buf()
+	if len(v) > cap(b) {
+		return
+	}
+	s.add(code, append(b, v...), false)
+}
+
+// reservedExtra are codes an extra option may not set: framing and
+// per-message options the responder owns.
+func reservedExtra(c uint8) bool {
+	switch c {
+	case optPad, optEnd, optRequestedIP, optLeaseTime, optOverload, optMessageType,
+		optServerID, optParamRequest, optMaxSize, optRenewal, optRebinding, optClientID:
+		return true
+	}
+	return false
+}
+
+// candidates4 fills r.v4 with every option the binding supports, in the
+// order they go out when the client's parameter request list does not
+// order them.
+func (r *Responder) candidates4(q *dhcp4Request, l *Lease) {
+	s := &r.v4
+	s.reset()
+	if l.Subnet.Addr().Is4() {
+		var m [4]byte
+		binary.BigEndian.PutUint32(m[:], ^(uint32(1)<<(32-l.Subnet.Bits()) - 1))
+		s.addBytes(optSubnetMask, m[:], false)
+	}
+	router := !l.Private && l.Gateway.Is4()
+	if router {
+		s.addAddrs(optRouter, []netip.Addr{l.Gateway})
+	}
+	if l.Subnet.Addr().Is4() {
+		a := l.Subnet.Masked().Addr().As4()
+		host := uint32(1)<<(32-l.Subnet.Bits()) - 1 // 32-bit shift by 32 is 0 in Go
+		binary.BigEndian.PutUint32(a[:], binary.BigEndian.Uint32(a[:])|host)
+		s.addBytes(optBroadcast, a[:], false)
+	}
+	ns := l.Nameservers
+	if len(ns) == 0 {
+		ns = r.s.Nameservers
+	}
+	s.addAddrs(optDNS, ns)
+	if l.Hostname != "" {
+		s.addString(optHostname, l.Hostname)
+	}
+	dom := l.Domain
+	if dom == "" {
+		dom = r.s.Domain
+	}
+	if dom != "" {
+		s.addString(optDomain, dom)
+	}
+	if l.MTU >= 68 {
+		s.addBytes(optMTU, binary.BigEndian.AppendUint16(s.buf(), l.MTU), false)
+	}
+	if len(l.DomainSearch) > 0 {
+		b := s.buf()
+		for _, d := range l.DomainSearch {
+			b, _ = appendName(b, d, cap(b))
+		}
+		if len(b) > 0 {
+			s.add(optDomainSearch, b, false)
+		}
+	}
+	// RFC 3442: a client that gets option 121 ignores option 3, so it
+	// carries the default route; sent only to clients that ask for it.
+	if router && slices.Contains(q.prl, optClasslessRts) {
+		gw := l.Gateway.As4()
+		s.addBytes(optClasslessRts, []byte{0, gw[0], gw[1], gw[2], gw[3]}, false)
+	}
+	for _, o := range l.Options {
+		if !reservedExtra(o.Code) {
+			s.addBytes(o.Code, o.Data, true)
+		}
+	}
+	for _, o := range r.s.Options {
+		if !reservedExtra(o.Code) {
+			s.addBytes(o.Code, o.Data, true)
+		}
+	}
+}
+
+// region is one of the three places DHCPv4 options may live (RFC 2131
+// §4.1 option overload): the options field, then file, then sname.
+type region struct{ cur, end int }
+
+// optWriter places whole options into the first region with room.
+type optWriter struct {
+	b    []byte
+	regs [3]region
+}
+
+func encodedLen(n int) int {
+	if n == 0 {
+		return 2
+	}
+	return n + 2*((n+254)/255)
+}
+
+// put writes code with payload v, split into 255-byte instances per RFC
+// 3396, and reports whether it fit.
+func (w *optWriter) put(code uint8, v []byte) bool {
+	need := encodedLen(len(v))
+	for i := range w.regs {
+		g := &w.regs[i]
+		if g.end-g.cur < need {
+			continue
+		}
+		for first := true; first || len(v) > 0; first = false {
+			n := min(len(v), 255)
+			w.b[g.cur], w.b[g.cur+1] = code, byte(n)
+			copy(w.b[g.cur+2:], v[:n])
+			g.cur += 2 + n
+			v = v[n:]
+		}
+		return true
+	}
+	return false
+}
+
+// build4 writes a DHCPv4 reply of type mt to q into r.buf and returns the frame.
+func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) []byte {
+	limit := dhcpMinMax
+	if q.maxSize > 576 {
+		limit = int(q.maxSize) - ip4Len - udpLen
+	}
+	if l.MTU >= 576 {
+		limit = min(limit, int(l.MTU)-ip4Len-udpLen)
+	}
+	limit = min(limit, frameCap-ethLen-ip4Len-udpLen)
+
+	const dOff = ethLen + ip4Len + udpLen
+	d := r.buf[dOff : dOff+limit]
+	clear(d)
+	d[0], d[1], d[2] = 2, 1, 6 // BOOTREPLY, Ethernet
+	binary.BigEndian.PutUint32(d[4:8], q.xid)
+	binary.BigEndian.PutUint16(d[10:12], q.flags)
+	sid := r.serverID4(l)
+	yi := netip.IPv4Unspecified()
+	if mt != dhcpNak {
+		if q.msgType != dhcpDiscover {
+			ci := q.ciaddr.As4()
+			copy(d[12:16], ci[:]) // RFC 2131 table 3: ACK echoes ciaddr
+		}
+		if q.msgType != dhcpInform {
+			yi = l.IP
+			a := yi.As4()
+			copy(d[16:20], a[:])
+		}
+	}
+	copy(d[28:44], q.chaddr)
+	copy(d[bootpFixed:dhcpHeader], magicCookie[:])
+
+	w := optWriter{b: d, regs: [3]region{
+		{dhcpHeader, limit - 1 - 3}, // room for option 52 and end
+		{fileOff, fileOff + fileLen - 1},
+		{snameOff, snameOff + snameLen - 1},
+	}}
+	var tmp [4]byte
+	w.put(optMessageType, []byte{mt})
+	a := sid.As4()
+	w.put(optServerID, a[:])
+	if q.clientID != nil {
+		w.put(optClientID, q.clientID) // RFC 6842
+	}
+	if mt != dhcpNak {
+		if mt == dhcpOffer || q.msgType == dhcpRequest {
+			lease, t1, t2 := leaseTimers(&r.s)
+			w.put(optLeaseTime, binary.BigEndian.AppendUint32(tmp[:0], lease))
+			w.put(optRenewal, binary.BigEndian.AppendUint32(tmp[:0], t1))
+			w.put(optRebinding, binary.BigEndian.AppendUint32(tmp[:0], t2))
+		}
+		r.candidates4(q, l)
+		s := &r.v4
+		for _, c := range q.prl {
+			for _, o := range s.opts[:s.nopts] {
+				if o.code == c && !s.wasSent(c) {
+					s.markSent(c)
+					w.put(c, s.data[o.off:o.end])
+				}
+			}
+		}
+		for _, o := range s.opts[:s.nopts] {
+			if !s.wasSent(o.code) {
+				s.markSent(o.code)
+				w.put(o.code, s.data[o.off:o.end])
+			}
+		}
+	}
+	var overload byte
+	if w.regs[1].cur != fileOff {
+		overload |= 1
+		d[w.regs[1].cur] = optEnd
+	}
+	if w.regs[2].cur != snameOff {
+		overload |= 2
+		d[w.regs[2].cur] = optEnd
+	}
+	end := w.regs[0].cur
+	if overload != 0 {
+		d[end], d[end+1], d[end+2] = optOverload, 1, overload
+		end += 3
+	}
+	d[end] = optEnd
+	n := max(end+1, dhcpMinReply)
+
+	// RFC 2131 §4.1: NAKs are broadcast; a client with an address (renewing,
+	// informing) gets unicast there; one that cannot take unicast before it
+	// is configured sets the broadcast flag.
+	dstIP, dstMAC := yi, net.HardwareAddr(q.mac)
+	switch {
+	case mt == dhcpNak || q.ciaddr == netip.IPv4Unspecified() && (q.flags&flagBcast != 0 || q.msgType == dhcpInform):
+		dstIP, dstMAC = netip.AddrFrom4([4]byte{255, 255, 255, 255}), broadcastMAC
+	case q.ciaddr != netip.IPv4Unspecified():
+		dstIP = q.ciaddr
+	}
+	putEthernet(r.buf[:], dstMAC, l.TAPMAC, etherV4)
+	putIPv4UDP(r.buf[ethLen:], sid, dstIP, portDHCPServer, portDHCPClient, n)
+	return r.buf[:dOff+n]
+}

@@ -1,0 +1,315 @@
+package responder
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+)
+
+// ICMPv6 types and NDP option types (RFC 4861, RFC 8106).
+const (
+	icmpRS = 133
+	icmpRA = 134
+	icmpNS = 135
+	icmpNA = 136
+
+	ndoptSLLA   = 1
+	ndoptTLLA   = 2
+	ndoptPrefix = 3
+	ndoptMTU    = 5
+	ndoptRDNSS  = 25
+	ndoptDNSSL  = 31
+
+	raFlagM      = 0x80
+	raFlagO      = 0x40
+	prefixFlagL  = 0x80
+	prefixFlagA  = 0x40
+	naFlagR      = 0x80
+	naFlagS      = 0x40
+	naFlagO      = 0x20
+	curHopLimit  = 64
+	ndpHopLimit  = 255
+	infiniteLife = 0xffffffff
+)
+
+// ndOptions checks the option area of an NDP message (RFC 4861 §4.6: no
+// zero lengths, nothing past the end) and returns the Source Link-Layer
+// Address option's address, nil when absent.
+func ndOptions(b []byte) (slla net.HardwareAddr, reason string) {
+	for len(b) > 0 {
+		if len(b) < 2 || b[1] == 0 || len(b) < int(b[1])*8 {
+			return nil, "NDP option length invalid"
+		}
+		n := int(b[1]) * 8
+		if b[0] == ndoptSLLA && slla == nil && n == 8 {
+			slla = net.HardwareAddr(b[2:8:8])
+		}
+		b = b[n:]
+	}
+	return slla, ""
+}
+
+func (r *Responder) respond6(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Result {
+	p, bad := parseIPv6(pkt)
+	if bad != "" {
+		return Result{Outcome: Malformed, Reason: bad}
+	}
+	switch {
+	case p.proto == protoICMPv6 && len(p.payload) > 0 && p.payload[0] == icmpRS:
+		return r.respondRS(&p, srcMAC, l)
+	case p.proto == protoICMPv6 && len(p.payload) > 0 && p.payload[0] == icmpNS:
+		return r.respondNS(&p, srcMAC, l)
+	case p.proto == protoUDP && p.dstPort == portDHCPv6Server:
+		return r.respondDHCPv6(&p, srcMAC, l)
+	}
+	return Result{Outcome: Unsupported, Reason: "not RS, NS or DHCPv6"}
+}
+
+// checkMAC returns the client MAC to report (the NDP option's, else the
+// Ethernet source) and whether it breaks the binding's MAC check.
+func checkMAC(opt, src net.HardwareAddr, l *Lease) (net.HardwareAddr, bool) {
+	mac := opt
+	if mac == nil {
+		mac = src
+	}
+	if l == nil || l.MACSpoof {
+		return mac, false
+	}
+	spoofed := opt != nil && !sameMAC(opt, l.MAC) || src != nil && !sameMAC(src, l.MAC)
+	return mac, spoofed
+}
+
+func (r *Responder) respondRS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result {
+	res := Result{Kind: KindRS}
+	m := p.payload
+	// RFC 4861 §6.1.1 validity checks.
+	if p.hopLimit != ndpHopLimit || m[1] != 0 || len(m) < 8 {
+		res.Outcome, res.Reason = Malformed, "RS hop limit, code or length invalid"
+		return res
+	}
+	slla, bad := ndOptions(m[8:])
+	if bad != "" {
+		res.Outcome, res.Reason = Malformed, bad
+		return res
+	}
+	if p.src.IsUnspecified() && slla != nil {
+		res.Outcome, res.Reason = Malformed, "RS from :: with a link-layer address"
+		return res
+	}
+	var spoofed bool
+	res.ClientMAC, spoofed = checkMAC(slla, srcMAC, l)
+	switch {
+	case l == nil:
+		res.Outcome, res.Reason = Ignored, "no binding"
+	case spoofed:
+		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"
+	case !l.Subnet6.Addr().Is6():
+		res.Outcome, res.Reason = Ignored, "binding has no IPv6 subnet"
+	default:
+		dst, dmac := allNodes, allNodesMAC
+		if p.src.IsLinkLocalUnicast() {
+			dst, dmac = p.src, res.ClientMAC
+			if dmac == nil {
+				dmac = l.MAC
+			}
+		}
+		res.Frame = r.buildRA(l, dst, dmac)
+	}
+	return res
+}
+
+// RouterAdvertisement builds the periodic unsolicited RA for l, to all
+// nodes (ff02::1). It returns nil when the binding has no IPv6 subnet. The
+// frame is valid until the next call on r.
+func (r *Responder) RouterAdvertisement(l *Lease) []byte {
+	if l == nil || !l.Subnet6.Addr().Is6() {
+		return nil
+	}
+	return r.buildRA(l, allNodes, allNodesMAC)
+}
+
+func (r *Responder) buildRA(l *Lease, dst netip.Addr, dmac net.HardwareAddr) []byte {
+	const off = ethLen + ip6Len
+	m := r.buf[off:]
+	routerLife, dnsLife := raTimers(&r.s)
+	if l.Private {
+		routerLife = 0 // like DHCPv4's missing option 3: not a default router
+	}
+	var flags byte
+	switch r.s.Mode {
+	case ModeSLAACDHCPv6:
+		flags = raFlagO
+	case ModeDHCPv6:
+		flags = raFlagM | raFlagO
+	}
+	m[0], m[1], m[4], m[5] = icmpRA, 0, curHopLimit, flags
+	binary.BigEndian.PutUint16(m[6:8], routerLife)
+	clear(m[8:16]) // reachable time, retrans timer: unspecified
+	n := 16
+
+	m[n], m[n+1] = ndoptSLLA, 1
+	copy(m[n+2:n+8], l.TAPMAC)
+	n += 8
+	if l.MTU > 0 {
+		m[n], m[n+1], m[n+2], m[n+3] = ndoptMTU, 1, 0, 0
+		binary.BigEndian.PutUint32(m[n+4:n+8], uint32(l.MTU))
+		n += 8
+	}
+	pf := byte(prefixFlagL | prefixFlagA)
+	if r.s.Mode == ModeDHCPv6 {
+		pf = prefixFlagL
+	}
+	m[n], m[n+1], m[n+2], m[n+3] = ndoptPrefix, 4, byte(l.Subnet6.Bits()), pf
+	binary.BigEndian.PutUint32(m[n+4:n+8], infiniteLife)
+	binary.BigEndian.PutUint32(m[n+8:n+12], infiniteLife)
+	clear(m[n+12 : n+16])
+	pa := l.Subnet6.Masked().Addr().As16()
+	copy(m[n+16:n+32], pa[:])
+	n += 32
+
+	// RDNSS (RFC 8106 §5.1): at most 127 addresses fit the length byte;
+	// fewer when the frame would overflow.
+	ns := l.Nameservers6
+	if len(ns) == 0 {
+		ns = r.s.Nameservers6
+	}
+	start, cnt := n, 0
+	for _, a := range ns {
+		if !a.Is6() || a.Is4In6() || cnt == 127 || off+n+8+16*(cnt+1) > frameCap {
+			continue
+		}
+		v := a.As16()
+		copy(m[start+8+16*cnt:], v[:])
+		cnt++
+	}
+	if cnt > 0 {
+		m[n], m[n+1], m[n+2], m[n+3] = ndoptRDNSS, byte(1+2*cnt), 0, 0
+		binary.BigEndian.PutUint32(m[n+4:n+8], dnsLife)
+		n += 8 + 16*cnt
+	}
+
+	// DNSSL (RFC 8106 §5.2): names, zero-padded to 8 octets.
+	if doms, one := r.domains6(l); len(doms) > 0 || one != "" {
+		lim := min(len(m), n+255*8) - n - 8
+		b := m[n+8 : n+8 : n+8+lim]
+		if one != "" {
+			b, _ = appendName(b, one, lim)
+		}
+		for _, d := range doms {
+			b, _ = appendName(b, d, lim)
+		}
+		if len(b) > 0 {
+			l8 := (8 + len(b) + 7) / 8
+			clear(m[n+8+len(b) : n+l8*8])
+			m[n], m[n+1], m[n+2], m[n+3] = ndoptDNSSL, byte(l8), 0, 0
+			binary.BigEndian.PutUint32(m[n+4:n+8], dnsLife)
+			n += l8 * 8
+		}
+	}
+
+	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
+	putIPv6(r.buf[ethLen:], routerLinkLocal(l.TAPMAC), dst, protoICMPv6, ndpHopLimit, n, 2)
+	return r.buf[:off+n]
+}
+
+// domains6 is the IPv6 search list: the binding's, else the [ipv6]
+// domains, else the binding's (or [dhcp]) domain alone.
+func (r *Responder) domains6(l *Lease) ([]string, string) {
+	if len(l.DomainSearch) > 0 {
+		return l.DomainSearch, ""
+	}
+	if len(r.s.Domains6) > 0 {
+		return r.s.Domains6, ""
+	}
+	if l.Domain != "" {
+		return nil, l.Domain
+	}
+	return nil, r.s.Domain
+}
+
+func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result {
+	res := Result{Kind: KindNS}
+	m := p.payload
+	// RFC 4861 §7.1.1 validity checks.
+	if p.hopLimit != ndpHopLimit || m[1] != 0 || len(m) < 24 {
+		res.Outcome, res.Reason = Malformed, "NS hop limit, code or length invalid"
+		return res
+	}
+	target := netip.AddrFrom16([16]byte(m[8:24]))
+	if target.IsMulticast() {
+		res.Outcome, res.Reason = Malformed, "NS target is multicast"
+		return res
+	}
+	slla, bad := ndOptions(m[24:])
+	if bad != "" {
+		res.Outcome, res.Reason = Malformed, bad
+		return res
+	}
+	dad := p.src.IsUnspecified()
+	if dad && (slla != nil || !isSolicitedNode(p.dst)) {
+		res.Outcome, res.Reason = Malformed, "DAD NS with a link-layer address or not to solicited-node"
+		return res
+	}
+	var spoofed bool
+	res.ClientMAC, spoofed = checkMAC(slla, srcMAC, l)
+	if l == nil {
+		res.Outcome, res.Reason = Ignored, "no binding"
+		return res
+	}
+	if spoofed {
+		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"
+		return res
+	}
+	if !l.Subnet6.Addr().Is6() {
+		res.Outcome, res.Reason = Ignored, "binding has no IPv6 subnet"
+		return res
+	}
+	rll := routerLinkLocal(l.TAPMAC)
+	router := target == rll || target == l.Gateway6
+	switch {
+	case dad && !router:
+		// The target may be any of the VM's addresses (EUI-64, privacy,
+		// stable-privacy): answering would fail its DAD.
+		res.Outcome, res.Reason = Ignored, "DAD probe for an address the router does not own"
+		return res
+	case target == l.EUI64:
+		res.Outcome, res.Reason = Ignored, "target is the VM's own address"
+		return res
+	case !router && !l.Subnet6.Contains(target):
+		res.Outcome, res.Reason = Ignored, "target outside the binding's subnet"
+		return res
+	}
+
+	// R: we are the router. S: a solicited answer, except to DAD (RFC 4861
+	// §7.2.4). O: override for the router's own addresses, not for proxied
+	// ones (§7.2.8).
+	flags := byte(naFlagR)
+	dst, dmac := allNodes, allNodesMAC
+	if !dad {
+		flags |= naFlagS
+		dst, dmac = p.src, res.ClientMAC
+		if dmac == nil {
+			dmac = l.MAC
+		}
+	}
+	if router {
+		flags |= naFlagO
+	}
+	const off = ethLen + ip6Len
+	a := r.buf[off : off+32]
+	a[0], a[1], a[4] = icmpNA, 0, flags
+	clear(a[5:8])
+	copy(a[8:24], m[8:24])
+	a[24], a[25] = ndoptTLLA, 1
+	copy(a[26:32], l.TAPMAC)
+	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
+	putIPv6(r.buf[ethLen:], rll, dst, protoICMPv6, ndpHopLimit, 32, 2)
+	res.Frame = r.buf[:off+32]
+	return res
+}
+
+// isSolicitedNode reports whether a is in ff02::1:ff00:0/104.
+func isSolicitedNode(a netip.Addr) bool {
+	b := a.As16()
+	return b[0] == 0xff && b[1] == 0x02 && [9]byte(b[2:11]) == [9]byte{} && b[11] == 0x01 && b[12] == 0xff
+}

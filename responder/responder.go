@@ -1,0 +1,234 @@
+// Package responder turns a VM's DHCPv4, DHCPv6, Router Solicitation or
+// Neighbor Solicitation packet, together with the VM's binding and the
+// daemon's settings, into the exact Ethernet frame to send back out of the
+// VM's TAP. It is pure: it opens no socket and reads no clock.
+package responder
+
+import (
+	"net"
+	"net/netip"
+)
+
+// IPv6Mode is how VMs configure IPv6. The configuration's "auto" is
+// resolved by the caller before it reaches the responder.
+type IPv6Mode uint8
+
+const (
+	// ModeSLAAC announces the prefix with A set and neither M nor O.
+	ModeSLAAC IPv6Mode = iota
+	// ModeSLAACDHCPv6 adds O: addresses by SLAAC, DNS by DHCPv6.
+	ModeSLAACDHCPv6
+	// ModeDHCPv6 sets M and O, clears A, and serves the binding's EUI64
+	// address in IA_NA (stateful DHCPv6).
+	ModeDHCPv6
+)
+
+func (m IPv6Mode) String() string {
+	switch m {
+	case ModeSLAAC:
+		return "slaac"
+	case ModeSLAACDHCPv6:
+		return "slaac+dhcpv6"
+	case ModeDHCPv6:
+		return "dhcpv6"
+	}
+	return "unknown"
+}
+
+// Option is an extra DHCPv4 option whose payload is already encoded.
+// Payloads longer than 255 bytes are split per RFC 3396.
+type Option struct {
+	Code uint8
+	Data []byte
+}
+
+// Settings is the daemon-wide part of every reply, built once from the
+// configuration file.
+type Settings struct {
+	ServerIP      netip.Addr // [dhcp] server_ip
+	ServerOnLink  bool       // server id = binding's GATEWAY, else the subnet's first address
+	LeaseLifetime uint32     // seconds, option 51 and DHCPv6 valid/preferred lifetime
+	LeaseRenewal  uint32     // seconds, option 58 and DHCPv6 T1; T2 = 7/8 of the lease
+	Nameservers   []netip.Addr
+	Domain        string
+	Options       []Option
+	Mode          IPv6Mode
+	RAPeriod      uint32 // seconds between periodic RAs; 0 means 300
+	Nameservers6  []netip.Addr
+	Domains6      []string
+	ServerDUID    []byte // nil: DUID-LL of the TAP's MAC
+}
+
+// Lease is one VM's binding as the responder needs it, built by the caller
+// once per binding change. The caller merges binding overrides with the
+// configuration; where a merged field is left empty the responder falls
+// back to the Settings value (Nameservers, Nameservers6, Domain, and
+// Options per code), so either style of caller gets the same replies.
+type Lease struct {
+	TAPMAC   net.HardwareAddr // Ethernet source of replies and router identity
+	MAC      net.HardwareAddr // the VM's MAC from the binding
+	MACSpoof bool             // answer even when the request's MAC differs from MAC
+
+	IP      netip.Addr   // invalid: no DHCPv4
+	Subnet  netip.Prefix // options 1 and 28
+	Gateway netip.Addr   // options 3 and 121; invalid: no router
+	Private bool         // no router option, and router lifetime 0 in RAs
+
+	Hostname string
+
+	Subnet6  netip.Prefix // invalid: no RA, NA or DHCPv6
+	Gateway6 netip.Addr
+	EUI64    netip.Addr // the VM's address; stateful DHCPv6 serves it
+
+	MTU uint16 // 0: unset
+
+	Nameservers  []netip.Addr // IPv4, option 6
+	Nameservers6 []netip.Addr // RDNSS and DHCPv6 option 23
+	Domain       string       // option 15
+	DomainSearch []string     // option 119; for IPv6 DNSSL/option 24 when set, else Settings.Domains6, else Domain
+	Options      []Option     // extra DHCPv4 options; win over Settings.Options per code
+}
+
+// Kind is what a request is.
+type Kind uint8
+
+const (
+	KindUnknown Kind = iota
+	KindDHCPDiscover
+	KindDHCPRequest
+	KindDHCPInform
+	KindDHCPRelease
+	KindDHCPDecline
+	KindRS
+	KindNS
+	KindDHCPv6Solicit
+	KindDHCPv6Request
+	KindDHCPv6Renew
+	KindDHCPv6Rebind
+	KindDHCPv6InformationRequest
+	KindDHCPv6Confirm
+	KindDHCPv6Release
+	KindDHCPv6Decline
+	// KindDHCPOther and KindDHCPv6Other are well-formed DHCP messages of a
+	// type a client should not send to a server (e.g. OFFER, Relay-forw).
+	KindDHCPOther
+	KindDHCPv6Other
+	// KindRA is periodic, never a request; it names benchmarks and logs.
+	KindRA
+)
+
+var kindNames = [...]string{
+	KindUnknown:                  "unknown",
+	KindDHCPDiscover:             "dhcp-discover",
+	KindDHCPRequest:              "dhcp-request",
+	KindDHCPInform:               "dhcp-inform",
+	KindDHCPRelease:              "dhcp-release",
+	KindDHCPDecline:              "dhcp-decline",
+	KindRS:                       "rs",
+	KindNS:                       "ns",
+	KindDHCPv6Solicit:            "dhcpv6-solicit",
+	KindDHCPv6Request:            "dhcpv6-request",
+	KindDHCPv6Renew:              "dhcpv6-renew",
+	KindDHCPv6Rebind:             "dhcpv6-rebind",
+	KindDHCPv6InformationRequest: "dhcpv6-information-request",
+	KindDHCPv6Confirm:            "dhcpv6-confirm",
+	KindDHCPv6Release:            "dhcpv6-release",
+	KindDHCPv6Decline:            "dhcpv6-decline",
+	KindDHCPOther:                "dhcp-other",
+	KindDHCPv6Other:              "dhcpv6-other",
+	KindRA:                       "ra",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Outcome is what the responder did with a request.
+type Outcome uint8
+
+const (
+	// Answered: Frame holds the reply.
+	Answered Outcome = iota
+	// NAK: Frame holds a DHCPNAK (the VM asked for an address it does not own).
+	NAK
+	// Ignored: no reply is due (release, decline, DAD for the VM's own
+	// address, a request for another server, nothing in the binding).
+	Ignored
+	// Spoofed: the request's MAC is not the binding's and MACSPOOF is off.
+	Spoofed
+	// Malformed: the packet breaks its protocol's rules.
+	Malformed
+	// Unsupported: well-formed but not something this server serves.
+	Unsupported
+)
+
+var outcomeNames = [...]string{
+	Answered:    "answered",
+	NAK:         "nak",
+	Ignored:     "ignored",
+	Spoofed:     "spoofed",
+	Malformed:   "malformed",
+	Unsupported: "unsupported",
+}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// Result is the responder's answer to one packet.
+type Result struct {
+	// Frame is the full Ethernet frame to send out of the TAP, nil when no
+	// reply is due. It is valid until the next call on the same Responder.
+	Frame     []byte
+	Kind      Kind
+	Outcome   Outcome
+	XID       uint32           // DHCPv4 xid or DHCPv6 transaction id; 0 for ICMPv6
+	ClientMAC net.HardwareAddr // as seen in the request; may alias pkt or internal buffers
+	Reason    string           // why, when not Answered; static strings only
+}
+
+// frameCap bounds every reply; DHCPv4 replies are further bounded by the
+// client's maximum message size.
+const frameCap = 1514
+
+// Responder builds replies into buffers it owns and reuses. It is not safe
+// for concurrent use: give each packet-reading goroutine (and the periodic
+// RA sender) its own.
+type Responder struct {
+	s   Settings
+	buf [frameCap]byte
+
+	q4   dhcp4Request
+	q6   dhcp6Request
+	duid [10]byte
+	v4   v4scratch // DHCPv4 option payloads before placement
+}
+
+// New returns a Responder for the settings. It copies s, so later changes
+// to the caller's value do not show.
+func New(s Settings) *Responder {
+	return &Responder{s: s}
+}
+
+// Respond answers one packet. pkt starts at the IPv4 or IPv6 header, as
+// NFQUEUE delivers it; srcMAC is the Ethernet source from NFQUEUE's
+// hardware address attribute and may be nil. l is the binding of the TAP
+// the packet came in on.
+func (r *Responder) Respond(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Result {
+	if len(pkt) == 0 {
+		return Result{Outcome: Malformed, Reason: "empty packet"}
+	}
+	switch pkt[0] >> 4 {
+	case 4:
+		return r.respond4(pkt, srcMAC, l)
+	case 6:
+		return r.respond6(pkt, srcMAC, l)
+	}
+	return Result{Outcome: Malformed, Reason: "not IPv4 or IPv6"}
+}
