@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Structures shared by the TC classifier (classifier.c) and the Go loader
+ * (bpf2go generates the Go side from BTF). Anything pinned under
+ * bpf_pin_path is described here; a change to any of these layouts must bump
+ * NFDHCPD_LAYOUT_VERSION so that a restarted daemon recreates the pins
+ * instead of reusing maps whose bytes it would misread.
+ */
+#ifndef NFDHCPD_H
+#define NFDHCPD_H
+
+#include <linux/types.h>
+
+#define NFDHCPD_LAYOUT_VERSION 1
+
+/* Kinds of packet the classifier marks; also the bits of iface_value.kinds. */
+enum nfdhcpd_kind {
+	NFDHCPD_KIND_DHCP = 1 << 0,   /* IPv4 UDP dport 67 */
+	NFDHCPD_KIND_RS = 1 << 1,     /* ICMPv6 type 133 */
+	NFDHCPD_KIND_NS = 1 << 2,     /* ICMPv6 type 135 */
+	NFDHCPD_KIND_DHCPV6 = 1 << 3, /* IPv6 UDP dport 547 */
+};
+
+/* iface_value.flags */
+enum nfdhcpd_iface_flag {
+	/* Accept packets whose Ethernet source differs from the bound MAC. */
+	NFDHCPD_FLAG_MACSPOOF = 1 << 0,
+};
+
+/* Key of the ifaces map: a struct (not a bare u32) so that bpftool prints
+ * the field name "ifindex". */
+struct iface_key {
+	__u32 ifindex;
+};
+
+/* Value of the ifaces map. A per-TAP rate limit (issue 9) belongs in a
+ * separate map keyed the same way, so this layout need not change for it. */
+struct iface_value {
+	__u8 mac[6];  /* the binding's MAC: the only Ethernet source accepted */
+	__u8 kinds;   /* enum nfdhcpd_kind bits: which packets to mark */
+	__u8 flags;   /* enum nfdhcpd_iface_flag bits */
+};
+
+/* Single-entry config array: written by the loader before any attach. The
+ * classifier sets mark = (mark & ~mask) | kind_mark[kind] on matching packets. */
+struct mark_config {
+	__u32 version;   /* NFDHCPD_LAYOUT_VERSION of the writer */
+	__u32 mask;      /* the skb mark bits we own */
+	__u32 dhcp_mark; /* full values, already under mask */
+	__u32 rs_mark;
+	__u32 ns_mark;
+	__u32 dhcpv6_mark;
+};
+
+/* Outcome counters for one kind. */
+struct kind_counters {
+	__u64 marked;  /* mark set, passed on (TC_ACT_UNSPEC / TCX_NEXT) */
+	__u64 spoofed; /* source MAC != bound MAC without MACSPOOF: dropped */
+	__u64 disabled; /* interface bound but this kind not enabled: untouched */
+};
+
+/* Single-entry per-CPU array: the loader sums the CPUs. */
+struct counters {
+	struct kind_counters dhcp;
+	struct kind_counters rs;
+	struct kind_counters ns;
+	struct kind_counters dhcpv6;
+	/* a matching packet on an ifindex absent from ifaces (stale attach) */
+	__u64 unbound;
+	/* config map not yet written: matching packet left untouched */
+	__u64 unconfigured;
+};
+
+#endif /* NFDHCPD_H */

@@ -1,0 +1,59 @@
+package loader
+
+import (
+	"fmt"
+)
+
+// KindStats counts one kind's packets by outcome.
+type KindStats struct {
+	Marked   uint64 // mark set and passed on to the stack
+	Spoofed  uint64 // source MAC not the binding's, no MACSPOOF: dropped
+	Disabled uint64 // interface bound but this kind not enabled: untouched
+}
+
+// Stats are the classifier's counters summed over CPUs.
+type Stats struct {
+	DHCP, RS, NS, DHCPv6 KindStats
+	Unbound              uint64 // matching packet on an ifindex with no ifaces entry
+	Unconfigured         uint64 // matching packet before the config map was written
+}
+
+// Stats reads the per-CPU counters and sums them.
+func (l *Loader) Stats() (Stats, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stats == nil {
+		return Stats{}, fmt.Errorf("loader closed")
+	}
+	return readStats(l.stats)
+}
+
+type statsMap interface {
+	Lookup(key, valueOut any) error
+}
+
+func readStats(m statsMap) (Stats, error) {
+	var perCPU []classifierCounters
+	if err := m.Lookup(uint32(0), &perCPU); err != nil {
+		return Stats{}, fmt.Errorf("read stats map: %w", err)
+	}
+	return sumCounters(perCPU), nil
+}
+
+func sumCounters(perCPU []classifierCounters) Stats {
+	var s Stats
+	add := func(dst *KindStats, src classifierKindCounters) {
+		dst.Marked += src.Marked
+		dst.Spoofed += src.Spoofed
+		dst.Disabled += src.Disabled
+	}
+	for _, c := range perCPU {
+		add(&s.DHCP, c.Dhcp)
+		add(&s.RS, c.Rs)
+		add(&s.NS, c.Ns)
+		add(&s.DHCPv6, c.Dhcpv6)
+		s.Unbound += c.Unbound
+		s.Unconfigured += c.Unconfigured
+	}
+	return s
+}
