@@ -1,0 +1,353 @@
+package responder
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/gopacket/layers"
+)
+
+func opt(c layers.DHCPOpt, b ...byte) layers.DHCPOption { return layers.NewDHCPOption(c, b) }
+
+var (
+	clientID61 = append([]byte{1}, vmMAC...)
+	fullPRL    = opt(layers.DHCPOptParamsRequest, 1, 3, 6, 15, 119, 121, 12, 26, 28)
+)
+
+func TestDHCPv4(t *testing.T) {
+	reqIP := func(s string) layers.DHCPOption { return opt(layers.DHCPOptRequestIP, ip4b(s)...) }
+	sid := opt(layers.DHCPOptServerID, ip4b("192.0.2.1")...)
+	renewing := func(d *layers.DHCPv4) { d.ClientIP = net.IP(ip4b("192.0.2.100")) }
+	bcast := func(d *layers.DHCPv4) { d.Flags = 0x8000 }
+
+	type want struct {
+		outcome  Outcome
+		kind     Kind
+		msgType  layers.DHCPMsgType
+		ethDst   net.HardwareAddr
+		ipDst    string
+		yiaddr   string
+		ciaddr   string
+		order    []uint8          // exact option order, when set
+		opts     map[uint8][]byte // exact payloads of these options
+		absent   []uint8
+		reasonIn string
+	}
+	tests := []struct {
+		name   string
+		lease  func(*Lease)
+		set    func(*Settings)
+		src    net.HardwareAddr
+		pkt    func(t *testing.T) []byte
+		want   want
+	}{{
+		name:  "discover gets offer with every option in option 55 order",
+		lease: func(l *Lease) { l.MTU = 1450; l.DomainSearch = []string{"example.com", "example.org."} },
+		src:   vmMAC,
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil, opt(layers.DHCPOptClientID, clientID61...), fullPRL)
+		},
+		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0",
+			order: []uint8{53, 54, 61, 51, 58, 59, 1, 3, 6, 15, 119, 121, 12, 26, 28},
+			opts: map[uint8][]byte{
+				53: {2}, 54: ip4b("192.0.2.1"), 61: clientID61,
+				51: u32(604800), 58: u32(3600), 59: u32(529200),
+				1: {255, 255, 255, 0}, 3: ip4b("192.0.2.1"), 6: append(ip4b("192.0.2.2"), ip4b("192.0.2.3")...),
+				15: []byte("example.com"), 119: []byte("\x07example\x03com\x00\x07example\x03org\x00"),
+				121: {0, 192, 0, 2, 1}, 12: []byte("testing-vm"), 26: {0x05, 0xaa}, 28: ip4b("192.0.2.255"),
+			}},
+	}, {
+		name: "discover without option 55 gets the default order and no option 121",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil) },
+		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0",
+			order: []uint8{53, 54, 51, 58, 59, 1, 3, 28, 6, 12, 15}},
+	}, {
+		name: "broadcast flag sends to 255.255.255.255 and ff:ff:ff:ff:ff:ff",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, bcast) },
+		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
+			ethDst: broadcastMAC, ipDst: "255.255.255.255", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0"},
+	}, {
+		name: "selecting request gets ack",
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeRequest, nil, reqIP("192.0.2.100"), sid)
+		},
+		want: want{outcome: Answered, kind: KindDHCPRequest, msgType: layers.DHCPMsgTypeAck,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0",
+			opts: map[uint8][]byte{53: {5}, 51: u32(604800)}},
+	}, {
+		name: "init-reboot request for an address not ours gets a broadcast nak",
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeRequest, nil, reqIP("192.0.2.77"), opt(layers.DHCPOptClientID, clientID61...))
+		},
+		want: want{outcome: NAK, kind: KindDHCPRequest, msgType: layers.DHCPMsgTypeNak,
+			ethDst: broadcastMAC, ipDst: "255.255.255.255", yiaddr: "0.0.0.0", ciaddr: "0.0.0.0",
+			order: []uint8{53, 54, 61}, reasonIn: "not the binding's"},
+	}, {
+		name: "renewing request (ciaddr) gets unicast ack echoing ciaddr",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeRequest, renewing) },
+		want: want{outcome: Answered, kind: KindDHCPRequest, msgType: layers.DHCPMsgTypeAck,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "192.0.2.100"},
+	}, {
+		name: "renewing with an old address gets nak",
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeRequest, func(d *layers.DHCPv4) { d.ClientIP = net.IP(ip4b("192.0.2.50")) })
+		},
+		want: want{outcome: NAK, kind: KindDHCPRequest, msgType: layers.DHCPMsgTypeNak,
+			ethDst: broadcastMAC, ipDst: "255.255.255.255", yiaddr: "0.0.0.0", ciaddr: "0.0.0.0"},
+	}, {
+		name: "request with no address at all gets nak",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeRequest, nil) },
+		want: want{outcome: NAK, kind: KindDHCPRequest, msgType: layers.DHCPMsgTypeNak,
+			ethDst: broadcastMAC, ipDst: "255.255.255.255", yiaddr: "0.0.0.0", ciaddr: "0.0.0.0"},
+	}, {
+		name: "inform gets ack to ciaddr without lease options and yiaddr 0",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeInform, renewing) },
+		want: want{outcome: Answered, kind: KindDHCPInform, msgType: layers.DHCPMsgTypeAck,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "0.0.0.0", ciaddr: "192.0.2.100",
+			opts: map[uint8][]byte{12: []byte("testing-vm")}, absent: []uint8{51, 58, 59}},
+	}, {
+		name: "private binding gets no router options even when asked",
+		lease: func(l *Lease) { l.Private = true },
+		pkt:   func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil, fullPRL) },
+		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0", absent: []uint8{3, 121}},
+	}, {
+		name:  "server_on_link uses the gateway as server identifier and source",
+		set:   func(s *Settings) { s.ServerOnLink = true },
+		lease: func(l *Lease) { l.Gateway = netip.MustParseAddr("192.0.2.254") },
+		pkt:   func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil) },
+		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0",
+			opts: map[uint8][]byte{54: ip4b("192.0.2.254"), 3: ip4b("192.0.2.254")}},
+	}, {
+		name: "extra options: binding's win over settings' per code, and may replace built-ins",
+		set: func(s *Settings) {
+			s.Options = []Option{{42, ip4b("198.51.100.1")}, {66, []byte("boot.example.com")}, {6, ip4b("198.51.100.53")}}
+		},
+		lease: func(l *Lease) { l.Options = []Option{{42, ip4b("192.0.2.5")}, {224, []byte{1, 2}}, {53, []byte{9}}} },
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil, opt(layers.DHCPOptParamsRequest, 66, 42))
+		},
+		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
+			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0",
+			order: []uint8{53, 54, 51, 58, 59, 66, 42, 1, 3, 28, 6, 12, 15, 224},
+			opts:  map[uint8][]byte{53: {2}, 42: ip4b("192.0.2.5"), 66: []byte("boot.example.com"), 224: {1, 2}, 6: ip4b("198.51.100.53")}},
+	}, {
+		name: "chaddr not the binding's is spoofed",
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, func(d *layers.DHCPv4) { d.ClientHWAddr = otherMAC })
+		},
+		want: want{outcome: Spoofed, kind: KindDHCPDiscover},
+	}, {
+		name: "Ethernet source not the binding's is spoofed",
+		src:  otherMAC,
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil) },
+		want: want{outcome: Spoofed, kind: KindDHCPDiscover},
+	}, {
+		name:  "MACSPOOF answers another MAC, to that MAC",
+		lease: func(l *Lease) { l.MACSpoof = true },
+		src:   otherMAC,
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, func(d *layers.DHCPv4) { d.ClientHWAddr = otherMAC })
+		},
+		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
+			ethDst: otherMAC, ipDst: "192.0.2.100", yiaddr: "192.0.2.100", ciaddr: "0.0.0.0"},
+	}, {
+		name:  "binding without IP gets no DHCPv4",
+		lease: func(l *Lease) { l.IP = netip.Addr{} },
+		pkt:   func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil) },
+		want:  want{outcome: Ignored, kind: KindDHCPDiscover, reasonIn: "no IPv4"},
+	}, {
+		name: "release is reported, not answered",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeRelease, renewing, sid) },
+		want: want{outcome: Ignored, kind: KindDHCPRelease, reasonIn: "released"},
+	}, {
+		name: "decline is reported, not answered",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDecline, nil, reqIP("192.0.2.100"), sid) },
+		want: want{outcome: Ignored, kind: KindDHCPDecline, reasonIn: "declined"},
+	}, {
+		name: "request selecting another server is ignored",
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeRequest, nil, reqIP("192.0.2.100"), opt(layers.DHCPOptServerID, 10, 0, 0, 1))
+		},
+		want: want{outcome: Ignored, kind: KindDHCPRequest, reasonIn: "another server"},
+	}, {
+		name: "relayed request is ignored",
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, func(d *layers.DHCPv4) { d.RelayAgentIP = net.IP(ip4b("10.0.0.1")) })
+		},
+		want: want{outcome: Ignored, kind: KindDHCPDiscover, reasonIn: "relayed"},
+	}, {
+		name: "offer from a client is unsupported",
+		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeOffer, nil) },
+		want: want{outcome: Unsupported, kind: KindDHCPOther},
+	}, {
+		name: "BOOTREPLY is malformed",
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, func(d *layers.DHCPv4) { d.Operation = layers.DHCPOpReply })
+		},
+		want: want{outcome: Malformed, kind: KindUnknown},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testSettings()
+			if tc.set != nil {
+				tc.set(&s)
+			}
+			l := testLease()
+			if tc.lease != nil {
+				tc.lease(l)
+			}
+			res := New(s).Respond(tc.pkt(t), tc.src, l)
+			w := tc.want
+			if res.Outcome != w.outcome || res.Kind != w.kind {
+				t.Fatalf("outcome %v kind %v (%q), want %v %v", res.Outcome, res.Kind, res.Reason, w.outcome, w.kind)
+			}
+			if w.reasonIn != "" && !strings.Contains(res.Reason, w.reasonIn) {
+				t.Errorf("reason %q, want it to contain %q", res.Reason, w.reasonIn)
+			}
+			if w.outcome != Answered && w.outcome != NAK {
+				if res.Frame != nil {
+					t.Errorf("frame sent for %v", w.outcome)
+				}
+				if res.Reason == "" {
+					t.Error("no reason given")
+				}
+				return
+			}
+			if w.kind != KindUnknown && res.XID != 0x12345678 {
+				t.Errorf("XID %#x", res.XID)
+			}
+			d := decode(t, res.Frame)
+			if !bytes.Equal(d.eth.DstMAC, w.ethDst) || !bytes.Equal(d.eth.SrcMAC, tapMAC) {
+				t.Errorf("Ethernet %v -> %v, want %v -> %v", d.eth.SrcMAC, d.eth.DstMAC, tapMAC, w.ethDst)
+			}
+			wantSrc := "192.0.2.1"
+			if v, ok := w.opts[54]; ok {
+				wantSrc = netip.AddrFrom4([4]byte(v)).String()
+			}
+			if d.ip4.SrcIP.String() != wantSrc || d.ip4.DstIP.String() != w.ipDst || d.ip4.TTL != 64 {
+				t.Errorf("IPv4 %v -> %v ttl %d, want %v -> %v", d.ip4.SrcIP, d.ip4.DstIP, d.ip4.TTL, wantSrc, w.ipDst)
+			}
+			if d.udp.SrcPort != 67 || d.udp.DstPort != 68 {
+				t.Errorf("UDP %d -> %d", d.udp.SrcPort, d.udp.DstPort)
+			}
+			p := d.dhcp
+			if p.Operation != layers.DHCPOpReply || p.Xid != 0x12345678 || p.HardwareLen != 6 ||
+				p.YourClientIP.String() != w.yiaddr || p.ClientIP.String() != w.ciaddr || !p.NextServerIP.Equal(net.IPv4zero) {
+				t.Errorf("BOOTP op %v xid %#x yiaddr %v ciaddr %v siaddr %v", p.Operation, p.Xid, p.YourClientIP, p.ClientIP, p.NextServerIP)
+			}
+			if len(res.Frame)-42 < dhcpMinReply {
+				t.Errorf("DHCP message %d bytes, below the BOOTP minimum", len(res.Frame)-42)
+			}
+			order, got := opts4(p)
+			if got[53][0] != byte(w.msgType) {
+				t.Errorf("message type %v, want %v", got[53], w.msgType)
+			}
+			if w.order != nil && !slices.Equal(order, w.order) {
+				t.Errorf("option order %v, want %v", order, w.order)
+			}
+			for c, v := range w.opts {
+				eqBytes(t, "option "+layers.DHCPOpt(c).String(), got[c], v)
+			}
+			for _, c := range w.absent {
+				if _, ok := got[c]; ok {
+					t.Errorf("option %d present: %x", c, got[c])
+				}
+			}
+		})
+	}
+}
+
+// Option 57 bounds the reply; past the options field, RFC 2131 option
+// overload moves options into file and sname, and what still does not fit
+// is dropped, never truncated mid-option.
+func TestDHCPv4SizeLimits(t *testing.T) {
+	long := make([]string, 15)
+	for i := range long {
+		long[i] = strings.Repeat("x", 20) + ".example.com" // 34 bytes encoded
+	}
+	extras := []Option{
+		{224, bytes.Repeat([]byte{0xe0}, 120)}, {225, bytes.Repeat([]byte{0xe1}, 120)},
+		{226, bytes.Repeat([]byte{0xe2}, 120)}, {227, bytes.Repeat([]byte{0xe3}, 60)},
+		{228, bytes.Repeat([]byte{0xe4}, 50)},
+	}
+	base := []uint8{53, 54, 51, 58, 59, 1, 3, 28, 6, 12, 15}
+	for _, tc := range []struct {
+		name     string
+		maxSize  int // 0: no option 57
+		limit    int // DHCP message length bound
+		overload byte
+		present  []uint8
+		absent   []uint8
+	}{
+		// options field 548-240 = 308 bytes: base options, 224 and 227
+		// fill it; 225 goes to file, 228 to sname; 119 and 226 fit nowhere.
+		{"no option 57: 576-byte reply overloads file and sname", 0, 548, 3,
+			[]uint8{224, 225, 227, 228}, []uint8{119, 226}},
+		{"option 57 below 576 is raised to 576", 300, 548, 3,
+			[]uint8{224, 225, 227, 228}, []uint8{119, 226}},
+		{"option 57 of 1500 fits everything without overload", 1500, 1472, 0,
+			[]uint8{119, 224, 225, 226, 227, 228}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLease()
+			l.DomainSearch = long
+			l.Options = extras
+			opts := []layers.DHCPOption{opt(layers.DHCPOptParamsRequest, 1, 3, 119)}
+			if tc.maxSize > 0 {
+				opts = append(opts, opt(layers.DHCPOptMaxMessageSize, byte(tc.maxSize>>8), byte(tc.maxSize)))
+			}
+			res := New(testSettings()).Respond(dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil, opts...), vmMAC, l)
+			d := decode(t, res.Frame)
+			msg := res.Frame[42:]
+			if len(msg) > tc.limit {
+				t.Errorf("message %d bytes, limit %d", len(msg), tc.limit)
+			}
+			_, got := opts4(d.dhcp)
+			if ov := got[52]; tc.overload != 0 && (len(ov) != 1 || ov[0] != tc.overload) || tc.overload == 0 && ov != nil {
+				t.Errorf("overload option %x, want %d", ov, tc.overload)
+			}
+			// gopacket reads only the options field; read file and sname
+			// as RFC 2131 says and concatenate per RFC 3396.
+			all := map[uint8][]byte{}
+			for i, area := range [][]byte{msg[240:], msg[108:236], msg[44:108]} {
+				if i > 0 && tc.overload&byte(i) == 0 {
+					continue
+				}
+				for len(area) > 0 && area[0] != 255 {
+					if area[0] == 0 {
+						area = area[1:]
+						continue
+					}
+					all[area[0]] = append(all[area[0]], area[2:2+int(area[1])]...)
+					area = area[2+int(area[1]):]
+				}
+			}
+			for _, c := range append(base, tc.present...) {
+				if all[c] == nil {
+					t.Errorf("option %d missing", c)
+				}
+			}
+			for _, c := range tc.absent {
+				if all[c] != nil {
+					t.Errorf("option %d present", c)
+				}
+			}
+			for _, o := range extras {
+				if all[o.Code] != nil {
+					eqBytes(t, "option "+layers.DHCPOpt(o.Code).String(), all[o.Code], o.Data)
+				}
+			}
+			if all[119] != nil && len(all[119]) != 15*34 {
+				t.Errorf("option 119 is %d bytes after RFC 3396 concatenation, want %d", len(all[119]), 15*34)
+			}
+		})
+	}
+}
