@@ -38,12 +38,12 @@ func TestDHCPv4(t *testing.T) {
 		reasonIn string
 	}
 	tests := []struct {
-		name   string
-		lease  func(*Lease)
-		set    func(*Settings)
-		src    net.HardwareAddr
-		pkt    func(t *testing.T) []byte
-		want   want
+		name  string
+		lease func(*Lease)
+		set   func(*Settings)
+		src   net.HardwareAddr
+		pkt   func(t *testing.T) []byte
+		want  want
 	}{{
 		name:  "discover gets offer with every option in option 55 order",
 		lease: func(l *Lease) { l.MTU = 1450; l.DomainSearch = []string{"example.com", "example.org."} },
@@ -112,7 +112,7 @@ func TestDHCPv4(t *testing.T) {
 			ethDst: vmMAC, ipDst: "192.0.2.100", yiaddr: "0.0.0.0", ciaddr: "192.0.2.100",
 			opts: map[uint8][]byte{12: []byte("testing-vm")}, absent: []uint8{51, 58, 59}},
 	}, {
-		name: "private binding gets no router options even when asked",
+		name:  "private binding gets no router options even when asked",
 		lease: func(l *Lease) { l.Private = true },
 		pkt:   func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil, fullPRL) },
 		want: want{outcome: Answered, kind: KindDHCPDiscover, msgType: layers.DHCPMsgTypeOffer,
@@ -169,7 +169,9 @@ func TestDHCPv4(t *testing.T) {
 		want: want{outcome: Ignored, kind: KindDHCPRelease, reasonIn: "released"},
 	}, {
 		name: "decline is reported, not answered",
-		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeDecline, nil, reqIP("192.0.2.100"), sid) },
+		pkt: func(t *testing.T) []byte {
+			return dhcp4Packet(t, layers.DHCPMsgTypeDecline, nil, reqIP("192.0.2.100"), sid)
+		},
 		want: want{outcome: Ignored, kind: KindDHCPDecline, reasonIn: "declined"},
 	}, {
 		name: "request selecting another server is ignored",

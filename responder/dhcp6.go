@@ -77,6 +77,9 @@ func (q *dhcp6Request) parse(b []byte) string {
 	}
 	q.msgType = b[0]
 	q.xid = uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	if dhcp6Kind(q.msgType) == KindDHCPv6Other {
+		return "" // relay and server messages have other layouts; not parsed
+	}
 	for b = b[4:]; len(b) > 0; {
 		code, v, rest, ok := opt6(b)
 		if !ok {
