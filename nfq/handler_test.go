@@ -1,0 +1,149 @@
+package nfq
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/responder"
+)
+
+// fakeLookup is a binding table: entries by TAP ifindex, and the bridge
+// each TAP is a port of.
+type fakeLookup map[int]*binding.Entry
+
+func (f fakeLookup) ByIndex(i int) *binding.Entry { return f[i] }
+
+func (f fakeLookup) ByBridgeMAC(br int, mac net.HardwareAddr) *binding.Entry {
+	for _, e := range f {
+		if e.Bridged && e.TAP.MasterIndex == br && e.Binding.MAC.String() == mac.String() {
+			return e
+		}
+	}
+	return nil
+}
+
+var (
+	vmMAC  = net.HardwareAddr{0xaa, 0x6b, 0x39, 0x22, 0x33, 0x44}
+	tapMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
+)
+
+func entry(tapIndex, bridge int) *binding.Entry {
+	b := &binding.Binding{
+		TAP: "tap10", MAC: vmMAC, Hostname: "testing-vm",
+		IP:      netip.MustParseAddr("192.0.2.100"),
+		Subnet:  netip.MustParsePrefix("192.0.2.0/24"),
+		Gateway: netip.MustParseAddr("192.0.2.1"),
+	}
+	e := &binding.Entry{Binding: b, TAP: binding.Link{Index: tapIndex, Name: "tap10", MAC: tapMAC, MasterIndex: bridge}}
+	e.InDev = e.TAP
+	e.Bridged = bridge != 0
+	return e
+}
+
+// discoverPayload is a DHCPDISCOVER from the IPv4 header on, as NFQUEUE gives it.
+func discoverPayload(t *testing.T, mac net.HardwareAddr) []byte {
+	t.Helper()
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4zero, DstIP: net.IPv4bcast}
+	udp := &layers.UDP{SrcPort: 68, DstPort: 67}
+	udp.SetNetworkLayerForChecksum(ip)
+	dhcp := &layers.DHCPv4{Operation: layers.DHCPOpRequest, HardwareType: layers.LinkTypeEthernet,
+		HardwareLen: 6, Xid: 0xabcd, ClientHWAddr: mac,
+		Options: layers.DHCPOptions{layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeDiscover)})}}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, dhcp); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestHandle(t *testing.T) {
+	settings := &responder.Settings{ServerIP: netip.MustParseAddr("192.0.2.1"), LeaseLifetime: 3600, LeaseRenewal: 600}
+	routed := fakeLookup{10: entry(10, 0)}
+	bridged := fakeLookup{10: entry(10, 5)}
+	other := net.HardwareAddr{0xaa, 0, 0, 0, 0, 0x99}
+	tests := []struct {
+		name    string
+		lookup  fakeLookup
+		p       Packet
+		verdict Verdict
+		outcome responder.Outcome
+		reply   bool
+	}{
+		{"routed TAP by indev", routed, Packet{InDev: 10, HwAddr: vmMAC}, Drop, responder.Answered, true},
+		{"unbound interface", routed, Packet{InDev: 11, HwAddr: vmMAC}, Accept, 0, false},
+		{"no indev at all", routed, Packet{HwAddr: vmMAC}, Accept, 0, false},
+		{"bridged with br_netfilter: physindev", bridged, Packet{InDev: 5, PhysInDev: 10, HwAddr: vmMAC}, Drop, responder.Answered, true},
+		{"physindev of an unbound port", bridged, Packet{InDev: 5, PhysInDev: 11, HwAddr: vmMAC}, Accept, 0, false},
+		{"bridge without br_netfilter: source MAC", bridged, Packet{InDev: 5, HwAddr: vmMAC}, Drop, responder.Answered, true},
+		{"bridge without br_netfilter: unknown MAC", bridged, Packet{InDev: 5, HwAddr: other}, Accept, 0, false},
+		{"bridge without br_netfilter: no MAC", bridged, Packet{InDev: 5}, Accept, 0, false},
+		{"spoofed chaddr on a bound TAP", routed, Packet{InDev: 10, HwAddr: other}, Drop, responder.Spoofed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewHandler(tt.lookup, settings)
+			mac := tt.p.HwAddr
+			if mac == nil {
+				mac = vmMAC
+			}
+			tt.p.Payload = discoverPayload(t, mac)
+			d := h.Handle(tt.p)
+			if d.Verdict != tt.verdict {
+				t.Fatalf("verdict %v, want %v", d.Verdict, tt.verdict)
+			}
+			if tt.verdict == Accept {
+				if d.Entry != nil || d.Result.Frame != nil {
+					t.Fatalf("accepted packet has entry %v / frame", d.Entry)
+				}
+				return
+			}
+			if d.Result.Outcome != tt.outcome {
+				t.Fatalf("outcome %v (%s), want %v", d.Result.Outcome, d.Result.Reason, tt.outcome)
+			}
+			if (d.Result.Frame != nil) != tt.reply {
+				t.Fatalf("reply frame present = %v, want %v", d.Result.Frame != nil, tt.reply)
+			}
+			if tt.reply {
+				p := gopacket.NewPacket(d.Result.Frame, layers.LayerTypeEthernet, gopacket.Default)
+				off, ok := p.Layer(layers.LayerTypeDHCPv4).(*layers.DHCPv4)
+				if !ok || off.Xid != 0xabcd || !off.YourClientIP.Equal(net.IPv4(192, 0, 2, 100)) {
+					t.Fatalf("reply is not the OFFER for xid 0xabcd: %v", p)
+				}
+				if eth := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); eth.SrcMAC.String() != tapMAC.String() {
+					t.Fatalf("reply from %v, want the TAP's MAC %v", eth.SrcMAC, tapMAC)
+				}
+			}
+		})
+	}
+}
+
+func TestNewLeaseMerges(t *testing.T) {
+	s := &responder.Settings{
+		Nameservers: []netip.Addr{netip.MustParseAddr("192.0.2.2")},
+		Domain:      "example.com",
+		Options:     []responder.Option{{Code: 42, Data: []byte{192, 0, 2, 5}}, {Code: 66, Data: []byte("tftp")}},
+	}
+	e := entry(10, 0)
+	if l := NewLease(e, s); l.Domain != "example.com" || l.Nameservers[0] != s.Nameservers[0] ||
+		len(l.Options) != 2 || l.DomainSearch[0] != "example.com" {
+		t.Fatalf("defaults not taken from the configuration: %+v", l)
+	}
+	b := *e.Binding
+	b.Domain = "vm.example.net"
+	b.Nameservers = []netip.Addr{netip.MustParseAddr("198.51.100.53")}
+	b.DHCPOptions = []binding.DHCPOption{{Code: 42, Data: []byte{198, 51, 100, 123}}}
+	e.Binding = &b
+	l := NewLease(e, s)
+	if l.Domain != "vm.example.net" || l.Nameservers[0] != b.Nameservers[0] {
+		t.Fatalf("binding overrides lost: %+v", l)
+	}
+	want := []responder.Option{{Code: 42, Data: []byte{198, 51, 100, 123}}, {Code: 66, Data: []byte("tftp")}}
+	if len(l.Options) != 2 || l.Options[0].Code != 42 || string(l.Options[0].Data) != string(want[0].Data) || l.Options[1].Code != 66 {
+		t.Fatalf("options %v, want the binding's 42 then the configuration's 66", l.Options)
+	}
+}

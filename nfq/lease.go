@@ -1,0 +1,83 @@
+package nfq
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/responder"
+)
+
+// NewLease builds the responder's view of one binding: per-binding overrides
+// merged over the configuration, so that nothing is merged per packet. The
+// store calls it once per binding change (binding.Options.Prepare).
+func NewLease(e *binding.Entry, s *responder.Settings) *responder.Lease {
+	b := e.Binding
+	l := &responder.Lease{
+		TAPMAC:       e.TAP.MAC,
+		MAC:          b.MAC,
+		MACSpoof:     b.MACSpoof,
+		IP:           b.IP,
+		Subnet:       b.Subnet,
+		Gateway:      b.Gateway,
+		Private:      b.Private,
+		Hostname:     b.Hostname,
+		Subnet6:      b.Subnet6,
+		Gateway6:     b.Gateway6,
+		EUI64:        b.EUI64,
+		MTU:          b.MTU,
+		Nameservers:  pick(b.Nameservers, s.Nameservers),
+		Nameservers6: pick(b.Nameservers6, s.Nameservers6),
+		Domain:       b.Domain,
+		DomainSearch: b.DomainSearch,
+		Options:      mergeOptions(b.DHCPOptions, s.Options),
+	}
+	// The original served the configured domain, else the hostname's domain part.
+	if l.Domain == "" {
+		l.Domain = s.Domain
+	}
+	if l.Domain == "" {
+		l.Domain = hostDomain(b.Hostname)
+	}
+	if l.DomainSearch == nil {
+		l.DomainSearch = s.Domains6
+	}
+	if l.DomainSearch == nil && l.Domain != "" {
+		l.DomainSearch = []string{l.Domain}
+	}
+	return l
+}
+
+func pick(override, def []netip.Addr) []netip.Addr {
+	if override != nil {
+		return override
+	}
+	return def
+}
+
+func hostDomain(hostname string) string {
+	if i := strings.IndexByte(hostname, '.'); i >= 0 && i+1 < len(hostname) {
+		return hostname[i+1:]
+	}
+	return ""
+}
+
+// mergeOptions returns the binding's options followed by the configuration's
+// options whose codes the binding does not set: the binding wins per code.
+func mergeOptions(own []binding.DHCPOption, def []responder.Option) []responder.Option {
+	if len(own) == 0 {
+		return def
+	}
+	out := make([]responder.Option, 0, len(own)+len(def))
+	seen := [256]bool{}
+	for _, o := range own {
+		out = append(out, responder.Option{Code: o.Code, Data: o.Data})
+		seen[o.Code] = true
+	}
+	for _, o := range def {
+		if !seen[o.Code] {
+			out = append(out, o)
+		}
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+package nfq
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nfdhcpd/nfdhcpd/responder"
+)
+
+// Bounds of the counter table; the responder's enums are small.
+const (
+	maxKinds    = 32
+	maxOutcomes = 16
+)
+
+// Stats counts what the readers did. Counters are atomics, so readers on
+// several queues never share a lock on the packet path.
+type Stats struct {
+	Unbound       atomic.Uint64 // accepted untouched: no binding for the interface
+	SendErrors    atomic.Uint64
+	VerdictErrors atomic.Uint64
+	byKind        [maxKinds][maxOutcomes]atomic.Uint64
+	latencyNanos  atomic.Uint64 // sum over replies sent
+	replies       atomic.Uint64
+
+	warnMu   sync.Mutex
+	warnLast map[string]warnState
+}
+
+type warnState struct {
+	at         time.Time
+	suppressed int
+}
+
+// WarnInterval is how often one kind of problem is logged at most: a flooding
+// VM or a broken TAP must not turn the log into a flood too.
+const WarnInterval = 10 * time.Second
+
+// Count reports how many requests of kind ended with outcome.
+func (s *Stats) Count(k responder.Kind, o responder.Outcome) uint64 {
+	if int(k) >= maxKinds || int(o) >= maxOutcomes {
+		return 0
+	}
+	return s.byKind[k][o].Load()
+}
+
+// Replies reports replies sent and their summed handling time.
+func (s *Stats) Replies() (n uint64, total time.Duration) {
+	return s.replies.Load(), time.Duration(s.latencyNanos.Load())
+}
+
+func (s *Stats) record(d Decision, sendErr, verdictErr error, took time.Duration) {
+	if verdictErr != nil {
+		s.VerdictErrors.Add(1)
+	}
+	if d.Entry == nil {
+		s.Unbound.Add(1)
+		return
+	}
+	if sendErr != nil {
+		s.SendErrors.Add(1)
+	} else if d.Result.Frame != nil {
+		s.replies.Add(1)
+		s.latencyNanos.Add(uint64(took))
+	}
+	k, o := d.Result.Kind, d.Result.Outcome
+	if int(k) < maxKinds && int(o) < maxOutcomes {
+		s.byKind[k][o].Add(1)
+	}
+}
+
+// warnOnce logs msg at warn level at most once per WarnInterval per key, and
+// says how many were suppressed since.
+func (s *Stats) warnOnce(log *slog.Logger, key, msg string, args ...any) {
+	now := time.Now()
+	s.warnMu.Lock()
+	if s.warnLast == nil {
+		s.warnLast = make(map[string]warnState)
+	}
+	st := s.warnLast[key]
+	if !st.at.IsZero() && now.Sub(st.at) < WarnInterval {
+		st.suppressed++
+		s.warnLast[key] = st
+		s.warnMu.Unlock()
+		return
+	}
+	suppressed := st.suppressed
+	if len(s.warnLast) > 4096 {
+		// Keys name TAPs, which come and go: forget the quiet ones.
+		for k, v := range s.warnLast {
+			if now.Sub(v.at) >= WarnInterval {
+				delete(s.warnLast, k)
+			}
+		}
+	}
+	s.warnLast[key] = warnState{at: now}
+	s.warnMu.Unlock()
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	log.Warn(msg, args...)
+}
