@@ -66,7 +66,9 @@ func TestDHCPv6(t *testing.T) {
 		opts: map[uint16][]byte{2: {0, 2, 0, 0, 0x7f, 0xff, 1, 2}},
 	}, {
 		name: "information-request for another server is ignored", kind: KindDHCPv6InformationRequest,
-		pkt:     func(t *testing.T) []byte { return dhcp6Packet(t, layers.DHCPv6MsgTypeInformationRequest, cid, otherSID) },
+		pkt: func(t *testing.T) []byte {
+			return dhcp6Packet(t, layers.DHCPv6MsgTypeInformationRequest, cid, otherSID)
+		},
 		outcome: Ignored, reasonIn: "another server",
 	}, {
 		name: "stateless mode: solicit unsupported", mode: ModeSLAACDHCPv6, kind: KindDHCPv6Solicit,
@@ -89,7 +91,9 @@ func TestDHCPv6(t *testing.T) {
 		opts: map[uint16][]byte{13: status(2, "no IA_NA requested")},
 	}, {
 		name: "second IA_NA gets NoAddrsAvail", mode: ModeDHCPv6, kind: KindDHCPv6Request,
-		pkt:     func(t *testing.T) []byte { return dhcp6Packet(t, layers.DHCPv6MsgTypeRequest, cid, sid, iaNA(1), iaNA(2)) },
+		pkt: func(t *testing.T) []byte {
+			return dhcp6Packet(t, layers.DHCPv6MsgTypeRequest, cid, sid, iaNA(1), iaNA(2))
+		},
 		msgType: layers.DHCPv6MsgTypeReply, order: []uint16{2, 1, 3, 3, 23, 24},
 		opts: map[uint16][]byte{3: append(append(u32(2), make([]byte, 8)...), append([]byte{0, 13, 0, 20}, status(2, "one address per VM")...)...)},
 	}, {
@@ -106,7 +110,9 @@ func TestDHCPv6(t *testing.T) {
 		outcome: Malformed,
 	}, {
 		name: "renew drops a stale address with zero lifetimes", mode: ModeDHCPv6, kind: KindDHCPv6Renew,
-		pkt:     func(t *testing.T) []byte { return dhcp6Packet(t, layers.DHCPv6MsgTypeRenew, cid, sid, iaNA(1, stale, eui)) },
+		pkt: func(t *testing.T) []byte {
+			return dhcp6Packet(t, layers.DHCPv6MsgTypeRenew, cid, sid, iaNA(1, stale, eui))
+		},
 		msgType: layers.DHCPv6MsgTypeReply, opts: map[uint16][]byte{3: ia(stale)},
 	}, {
 		name: "rebind gets reply", mode: ModeDHCPv6, kind: KindDHCPv6Rebind,
