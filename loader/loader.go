@@ -179,7 +179,7 @@ func (l *Loader) adoptProgram(fresh *ebpf.Program, mapsRecreated bool) error {
 		}
 		old.Close()
 	}
-	tmp := path + ".new"
+	tmp := path + "_new" // bpffs refuses dots in names
 	os.Remove(tmp)
 	if err := fresh.Pin(tmp); err != nil {
 		fresh.Close()

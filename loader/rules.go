@@ -1,0 +1,191 @@
+package loader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Queues are the NFQUEUE numbers per kind; -1 disables a kind.
+type Queues struct{ DHCP, RS, NS, DHCPv6 int }
+
+// family is one of iptables / ip6tables with the kinds it steers.
+type family struct {
+	bin, restore string
+	kinds        []Kinds
+}
+
+var families = []family{
+	{bin: "iptables", restore: "iptables-restore", kinds: []Kinds{KindDHCP}},
+	{bin: "ip6tables", restore: "ip6tables-restore", kinds: []Kinds{KindRS, KindNS, KindDHCPv6}},
+}
+
+func (q Queues) of(k Kinds) int {
+	switch k {
+	case KindDHCP:
+		return q.DHCP
+	case KindRS:
+		return q.RS
+	case KindNS:
+		return q.NS
+	case KindDHCPv6:
+		return q.DHCPv6
+	}
+	return -1
+}
+
+func (q Queues) validate() error {
+	for _, kn := range kindNames {
+		if n := q.of(kn.k); n < -1 || n > 65535 {
+			return fmt.Errorf("%s queue %d: want 0-65535, or -1 for disabled", kn.name, n)
+		}
+	}
+	return nil
+}
+
+// restoreInput is the iptables-restore --noflush input that (re)defines our
+// chain in mangle: declaring the chain empties it in the same transaction
+// that appends the rules, so a restart neither duplicates rules nor leaves
+// a moment with half of them.
+func restoreInput(cfg Config, q Queues, fam family) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*mangle\n:%s - [0:0]\n", cfg.Chain)
+	for _, k := range fam.kinds {
+		n := q.of(k)
+		if n < 0 {
+			continue
+		}
+		// --queue-bypass: with no daemon reading the queue, packets go on
+		// instead of being dropped, so VMs are never blackholed.
+		fmt.Fprintf(&b, "-A %s -m mark --mark %#x/%#x -m comment --comment \"nfdhcpd %s\" -j NFQUEUE --queue-num %d --queue-bypass\n",
+			cfg.Chain, MarkFor(cfg, k), cfg.MarkMask, k, n)
+	}
+	b.WriteString("COMMIT\n")
+	return b.String()
+}
+
+// jumpRule is our rule in mangle PREROUTING, inserted first: nothing runs
+// before it, so a packet the daemon hands back with NF_REPEAT and Unmark
+// goes through the table once more exactly as if we were not there.
+func jumpRule(chain string) []string { return []string{"PREROUTING", "-j", chain} }
+
+// InstallRules installs, idempotently, the mangle chain that sends marked
+// packets to their NFQUEUE (iptables for DHCP, ip6tables for RS, NS and
+// DHCPv6) and its jump from PREROUTING.
+//
+// A packet that reaches the daemon but is not answered should get the
+// verdict NF_REPEAT with mark Unmark(cfg, mark): NF_ACCEPT would skip the
+// rest of mangle PREROUTING for it, and leave our bits on it.
+func InstallRules(cfg Config, q Queues) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("install rules: %w", err)
+	}
+	if err := q.validate(); err != nil {
+		return fmt.Errorf("install rules: %w", err)
+	}
+	for _, fam := range families {
+		if _, err := exec.LookPath(fam.restore); err != nil {
+			return fmt.Errorf("%w: install rules: %w", ErrUnsupported, err)
+		}
+		if err := run(fam.restore, restoreInput(cfg, q, fam), "-w", "--noflush"); err != nil {
+			return fmt.Errorf("install rules: %w", err)
+		}
+		exists, err := ruleExists(fam.bin, jumpRule(cfg.Chain))
+		if err != nil {
+			return fmt.Errorf("install rules: %w", err)
+		}
+		if !exists {
+			args := append([]string{"-w", "-t", "mangle", "-I", "PREROUTING", "1"}, jumpRule(cfg.Chain)[1:]...)
+			if err := run(fam.bin, "", args...); err != nil {
+				return fmt.Errorf("install rules: %w", err)
+			}
+		}
+	}
+	cfg.Logger.Info("netfilter rules installed", "chain", cfg.Chain,
+		"mark", fmt.Sprintf("%#x/%#x", cfg.Mark, cfg.MarkMask),
+		"dhcp_queue", q.DHCP, "rs_queue", q.RS, "ns_queue", q.NS, "dhcpv6_queue", q.DHCPv6)
+	return nil
+}
+
+// RemoveRules removes our jumps from PREROUTING and our chain, in both
+// families; what is already gone is not an error.
+func RemoveRules(cfg Config) error {
+	cfg = cfg.withDefaults()
+	var errs []error
+	for _, fam := range families {
+		if _, err := exec.LookPath(fam.bin); err != nil {
+			continue // nothing can have been installed with it
+		}
+		for {
+			exists, err := ruleExists(fam.bin, jumpRule(cfg.Chain))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("remove rules: %w", err))
+			}
+			if !exists || err != nil {
+				break
+			}
+			args := append([]string{"-w", "-t", "mangle", "-D"}, jumpRule(cfg.Chain)...)
+			if err := run(fam.bin, "", args...); err != nil {
+				errs = append(errs, fmt.Errorf("remove rules: %w", err))
+				break
+			}
+		}
+		if run(fam.bin, "", "-w", "-t", "mangle", "-S", cfg.Chain) != nil {
+			continue // no chain
+		}
+		for _, op := range []string{"-F", "-X"} {
+			if err := run(fam.bin, "", "-w", "-t", "mangle", op, cfg.Chain); err != nil {
+				errs = append(errs, fmt.Errorf("remove rules: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ruleExists runs `-C`: exit status 1 means absent; other failures (chain
+// missing makes it exit 2 on some versions, 1 on others) are reported only
+// when the chain is not simply absent.
+func ruleExists(bin string, rule []string) (bool, error) {
+	args := append([]string{"-w", "-t", "mangle", "-C"}, rule...)
+	err := run(bin, "", args...)
+	if err == nil {
+		return true, nil
+	}
+	var ee *exitError
+	if errors.As(err, &ee) && (ee.code == 1 || strings.Contains(ee.stderr, "does not exist") ||
+		strings.Contains(ee.stderr, "No chain/target/match") || strings.Contains(ee.stderr, "Couldn't load target")) {
+		return false, nil
+	}
+	return false, err
+}
+
+type exitError struct {
+	cmd    string
+	code   int
+	stderr string
+}
+
+func (e *exitError) Error() string {
+	return fmt.Sprintf("%s: exit status %d: %s", e.cmd, e.code, strings.TrimSpace(e.stderr))
+}
+
+func run(bin, stdin string, args ...string) error {
+	cmd := exec.Command(bin, args...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &exitError{cmd: bin + " " + strings.Join(args, " "), code: ee.ExitCode(), stderr: stderr.String()}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", bin, err)
+	}
+	return nil
+}
