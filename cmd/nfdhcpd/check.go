@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nfdhcpd/nfdhcpd/binding"
+)
+
+// check implements -t: it validates the configuration and every binding
+// file, prints a line per binding and returns the exit status.
+func check(path string, stdout, stderr io.Writer) int {
+	var errs []error
+	cfg, err := LoadConfig(path)
+	datapath := ""
+	switch {
+	case err == nil:
+		datapath = cfg.General.DataPath
+		fmt.Fprintf(stdout, "%s: ok: %s\n", path, summary(cfg))
+	default:
+		errs = append(errs, err)
+		// Still check the bindings when the configuration names their
+		// directory, so one run shows every problem.
+		if p, perr := parseConfigPartial(path); perr == nil {
+			datapath = p
+		}
+	}
+	if datapath != "" {
+		errs = append(errs, checkBindings(path, datapath, stdout, linkExists)...)
+	}
+	if len(errs) > 0 {
+		fmt.Fprintln(stderr, "errors:")
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		return 1
+	}
+	return 0
+}
+
+// parseConfigPartial returns datapath from a configuration that has errors
+// elsewhere, or an error when datapath itself is wrong.
+func parseConfigPartial(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	p := newConfigParser(path)
+	p.read(f)
+	for _, e := range p.errs {
+		var ce *ConfigError
+		if errors.As(e, &ce) && (ce.Key == "datapath" || ce.Line == 0 && ce.Section == "") {
+			return "", e
+		}
+	}
+	return p.cfg.General.DataPath, nil
+}
+
+func summary(c *Config) string {
+	var parts []string
+	if c.DHCP.Enable {
+		parts = append(parts, fmt.Sprintf("dhcp queue %d", c.DHCP.Queue))
+	} else {
+		parts = append(parts, "dhcp off")
+	}
+	if c.IPv6.Enable {
+		s := "ipv6 " + string(c.IPv6.Mode)
+		for _, q := range []struct {
+			name string
+			n    int
+		}{{"rs", c.IPv6.RSQueue}, {"ns", c.IPv6.NSQueue}, {"dhcpv6", c.IPv6.DHCPv6Queue}} {
+			if q.n != NoQueue {
+				s += fmt.Sprintf(" %s %d", q.name, q.n)
+			}
+		}
+		parts = append(parts, s)
+	} else {
+		parts = append(parts, "ipv6 off")
+	}
+	parts = append(parts, "steering "+string(c.General.Steering), "datapath "+c.General.DataPath)
+	return strings.Join(parts, ", ")
+}
+
+func linkExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+// checkBindings prints one aligned line per binding file in dir and returns
+// the problems found.
+func checkBindings(cfgPath, dir string, out io.Writer, exists func(string) bool) []error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return []error{fmt.Errorf("%s: [general] datapath: %w", cfgPath, err)}
+	}
+	var errs []error
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TAP\tMAC\tIP\tIPV6 PREFIX\tHOSTNAME\tSTATUS")
+	n, bad := 0, 0
+	for _, de := range des {
+		if de.IsDir() || binding.Ignored(de.Name()) {
+			continue
+		}
+		n++
+		b, err := binding.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			bad++
+			status := "invalid"
+			if errors.Is(err, binding.ErrEmpty) {
+				status = "empty"
+			}
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", de.Name(), status)
+			errs = append(errs, err)
+			continue
+		}
+		status := "ok"
+		switch {
+		case !exists(b.TAP):
+			status = "ok, no link " + b.TAP + " yet"
+		case !exists(b.InDev):
+			status = "ok, no link " + b.InDev + " (INDEV) yet"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.TAP, b.MAC, orDash(b.IP.IsValid(), b.IP.String()),
+			orDash(b.Subnet6.IsValid(), b.Subnet6.String()), b.Hostname, status)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "%d binding files: %d ok, %d invalid\n", n, n-bad, bad)
+	return errs
+}
+
+func orDash(ok bool, s string) string {
+	if !ok {
+		return "-"
+	}
+	return s
+}
