@@ -126,13 +126,6 @@ func routerLinkLocal(mac net.HardwareAddr) netip.Addr {
 	return netip.AddrFrom16(a)
 }
 
-// multicastMAC is the Ethernet address of an IPv6 multicast group (RFC 2464).
-func multicastMAC(dst []byte, a netip.Addr) {
-	b := a.As16()
-	dst[0], dst[1] = 0x33, 0x33
-	copy(dst[2:6], b[12:16])
-}
-
 func sameMAC(a, b net.HardwareAddr) bool {
 	return len(a) == len(b) && string(a) == string(b)
 }

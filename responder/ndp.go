@@ -83,7 +83,7 @@ func (r *Responder) respondRS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 	res := Result{Kind: KindRS}
 	m := p.payload
 	// RFC 4861 §6.1.1 validity checks.
-	if p.hopLimit != ndpHopLimit || m[1] != 0 || len(m) < 8 {
+	if len(m) < 8 || p.hopLimit != ndpHopLimit || m[1] != 0 {
 		res.Outcome, res.Reason = Malformed, "RS hop limit, code or length invalid"
 		return res
 	}
@@ -231,7 +231,7 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 	res := Result{Kind: KindNS}
 	m := p.payload
 	// RFC 4861 §7.1.1 validity checks.
-	if p.hopLimit != ndpHopLimit || m[1] != 0 || len(m) < 24 {
+	if len(m) < 24 || p.hopLimit != ndpHopLimit || m[1] != 0 {
 		res.Outcome, res.Reason = Malformed, "NS hop limit, code or length invalid"
 		return res
 	}
