@@ -152,13 +152,29 @@ func (s *Store) Rescan() {
 	}
 }
 
-// Changes returns the stream of entry changes. Changes are queued only after
-// the first call, so call it before Run to see the initial activations; they
-// are never dropped, so the reader must keep draining it.
+// Changes returns the stream of entry changes, in order. Nothing is queued
+// until the first call; that call queues an Activated change for every entry
+// already active, so a reader that starts late still sees every TAP that is
+// up. Call it before Run, or at least before reading Entries: a TAP that goes
+// away before the first call is never reported. Changes are never dropped,
+// so the reader must keep draining the channel.
 func (s *Store) Changes() <-chan Change {
 	s.mu.Lock()
-	s.wanted = true
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if !s.wanted {
+		s.wanted = true
+		// publish swaps the snapshot under mu, so this is a consistent cut:
+		// later changes are queued after these.
+		for _, e := range s.snap.Load().entries {
+			s.pending = append(s.pending, Change{Kind: Activated, Entry: e})
+		}
+		if len(s.pending) > 0 {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
 	return s.changes
 }
 

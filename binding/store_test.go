@@ -370,3 +370,29 @@ func TestDecodeInotify(t *testing.T) {
 		t.Error("IN_DELETE_SELF not reported as gone")
 	}
 }
+
+// TestStoreLateChanges: a reader that asks for changes after Ready first
+// gets every active entry, then what follows.
+func TestStoreLateChanges(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "tap0", bindingText(macA, ""))
+	s := NewStore(dir, Options{Links: newFakeLinks(tapL)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-s.Ready()
+	changes := s.Changes()
+	c := nextChange(t, changes, Activated, "tap0")
+	if c.Entry != s.ByName("tap0") {
+		t.Error("replayed entry is not the active one")
+	}
+	if err := os.Remove(filepath.Join(dir, "tap0")); err != nil {
+		t.Fatal(err)
+	}
+	nextChange(t, changes, Deactivated, "tap0")
+	if s.Changes() != changes {
+		t.Error("Changes returned a different channel")
+	}
+	noChange(t, changes) // a second call replays nothing
+}
