@@ -32,7 +32,7 @@ type lab struct {
 	pinPath string
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	requireRoot(t)
 	l := &lab{id: shortID(t)}
@@ -83,7 +83,7 @@ func newLab(t *testing.T) *lab {
 // ingress is what the VM sends). The VM end has IPv6 off so that the
 // kernel's own solicitations do not reach the TAP and disturb counts; the
 // tests write the VM's frames themselves.
-func (l *lab) veth(t *testing.T, hostName, vmName string, vmMAC net.HardwareAddr) (host, vm netlink.Link) {
+func (l *lab) veth(t testing.TB, hostName, vmName string, vmMAC net.HardwareAddr) (host, vm netlink.Link) {
 	t.Helper()
 	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName}, PeerName: vmName, PeerHardwareAddr: vmMAC}
 	if err := netlink.LinkAdd(v); err != nil {
@@ -106,13 +106,13 @@ func (l *lab) veth(t *testing.T, hostName, vmName string, vmMAC net.HardwareAddr
 	return host, vm
 }
 
-func (l *lab) config(t *testing.T, mode AttachMode) Config {
+func (l *lab) config(t testing.TB, mode AttachMode) Config {
 	return Config{PinPath: l.pinPath, Attach: mode, Chain: "NFDT" + l.id, Logger: testLogger(t)}
 }
 
 func removePin(dir, name string) error { return os.Remove(filepath.Join(dir, name)) }
 
-func pinNames(t *testing.T, dir string) []string {
+func pinNames(t testing.TB, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
