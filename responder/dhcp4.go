@@ -34,6 +34,7 @@ const (
 	optMessageType  = 53
 	optServerID     = 54
 	optParamRequest = 55
+	optMessage      = 56
 	optMaxSize      = 57
 	optRenewal      = 58
 	optRebinding    = 59
@@ -202,8 +203,8 @@ func (r *Responder) respond4(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Resu
 	}
 	res.Kind, res.XID, res.ClientMAC = q.kind(), q.xid, q.mac
 	switch {
-	case l == nil:
-		res.Outcome, res.Reason = Ignored, "no binding"
+	case noLease(l) != "":
+		res.Outcome, res.Reason = Ignored, noLease(l)
 	case !l.MACSpoof && (!sameMAC(q.mac, l.MAC) || srcMAC != nil && !sameMAC(srcMAC, l.MAC)):
 		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"
 	case !l.IP.Is4():

@@ -87,7 +87,7 @@ func TestDHCPv4(t *testing.T) {
 		},
 		want: want{outcome: NAK, kind: KindDHCPRequest, msgType: layers.DHCPMsgTypeNak,
 			ethDst: broadcastMAC, ipDst: "255.255.255.255", yiaddr: "0.0.0.0", ciaddr: "0.0.0.0",
-			order: []uint8{53, 54, 61}, reasonIn: "not the binding's"},
+			order: []uint8{53, 54, 61, 56}, opts: map[uint8][]byte{56: []byte("requested address is not assigned to this client")}, reasonIn: "not the binding's"},
 	}, {
 		name: "renewing request (ciaddr) gets unicast ack echoing ciaddr",
 		pkt:  func(t *testing.T) []byte { return dhcp4Packet(t, layers.DHCPMsgTypeRequest, renewing) },

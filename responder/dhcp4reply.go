@@ -204,6 +204,9 @@ func (w *optWriter) put(code uint8, v []byte) bool {
 	return false
 }
 
+// nakMessage tells the client's log why (RFC 2131 §4.3.2 option 56).
+var nakMessage = []byte("requested address is not assigned to this client")
+
 // build4 writes a DHCPv4 reply of type mt to q into r.buf and returns the frame.
 func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) []byte {
 	limit := dhcpMinMax
@@ -248,6 +251,9 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) []byte {
 	w.put(optServerID, a[:])
 	if q.clientID != nil {
 		w.put(optClientID, q.clientID) // RFC 6842
+	}
+	if mt == dhcpNak {
+		w.put(optMessage, nakMessage)
 	}
 	if mt != dhcpNak {
 		if mt == dhcpOffer || q.msgType == dhcpRequest {

@@ -177,8 +177,8 @@ func (r *Responder) respondDHCPv6(p *ip6, srcMAC net.HardwareAddr, l *Lease) Res
 	case needServer && !q.hasServerID:
 		res.Outcome, res.Reason = Malformed, "DHCPv6 message without Server ID"
 		return res
-	case l == nil:
-		res.Outcome, res.Reason = Ignored, "no binding"
+	case noLease(l) != "":
+		res.Outcome, res.Reason = Ignored, noLease(l)
 		return res
 	case !l.MACSpoof && srcMAC != nil && !sameMAC(srcMAC, l.MAC):
 		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"

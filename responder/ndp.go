@@ -99,8 +99,8 @@ func (r *Responder) respondRS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 	var spoofed bool
 	res.ClientMAC, spoofed = checkMAC(slla, srcMAC, l)
 	switch {
-	case l == nil:
-		res.Outcome, res.Reason = Ignored, "no binding"
+	case noLease(l) != "":
+		res.Outcome, res.Reason = Ignored, noLease(l)
 	case spoofed:
 		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"
 	case !l.Subnet6.Addr().Is6():
@@ -122,7 +122,7 @@ func (r *Responder) respondRS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 // nodes (ff02::1). It returns nil when the binding has no IPv6 subnet. The
 // frame is valid until the next call on r.
 func (r *Responder) RouterAdvertisement(l *Lease) []byte {
-	if l == nil || !l.Subnet6.Addr().Is6() {
+	if noLease(l) != "" || !l.Subnet6.Addr().Is6() {
 		return nil
 	}
 	return r.buildRA(l, allNodes, allNodesMAC)
@@ -252,8 +252,8 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 	}
 	var spoofed bool
 	res.ClientMAC, spoofed = checkMAC(slla, srcMAC, l)
-	if l == nil {
-		res.Outcome, res.Reason = Ignored, "no binding"
+	if bad := noLease(l); bad != "" {
+		res.Outcome, res.Reason = Ignored, bad
 		return res
 	}
 	if spoofed {

@@ -216,6 +216,18 @@ func New(s Settings) *Responder {
 	return &Responder{s: s}
 }
 
+// noLease says why l cannot answer anything: replies need the TAP's MAC
+// as their Ethernet source and router identity.
+func noLease(l *Lease) string {
+	switch {
+	case l == nil:
+		return "no binding"
+	case len(l.TAPMAC) != 6 || len(l.MAC) != 6:
+		return "binding without a 6-byte TAP or VM MAC"
+	}
+	return ""
+}
+
 // Respond answers one packet. pkt starts at the IPv4 or IPv6 header, as
 // NFQUEUE delivers it; srcMAC is the Ethernet source from NFQUEUE's
 // hardware address attribute and may be nil. l is the binding of the TAP

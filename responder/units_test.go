@@ -131,6 +131,14 @@ func TestNoBinding(t *testing.T) {
 			t.Errorf("%v: %v (%q)", res.Kind, res.Outcome, res.Reason)
 		}
 	}
+	noTAP := testLease()
+	noTAP.TAPMAC = nil
+	if res := r.Respond(dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil), vmMAC, noTAP); res.Outcome != Ignored || res.Frame != nil {
+		t.Errorf("lease without TAP MAC: %v (%q)", res.Outcome, res.Reason)
+	}
+	if f := r.RouterAdvertisement(noTAP); f != nil {
+		t.Errorf("RA for lease without TAP MAC: %x", f)
+	}
 	if f := r.RouterAdvertisement(nil); f != nil {
 		t.Errorf("RA for nil lease: %x", f)
 	}
