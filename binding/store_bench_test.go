@@ -1,0 +1,73 @@
+package binding
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// bigStore runs a store over n bindings, all with links.
+func bigStore(t *testing.T, n int) (*Store, <-chan Change, string) {
+	dir := t.TempDir()
+	var links []Link
+	for i := range n {
+		name := fmt.Sprintf("tap%d", i)
+		mac := fmt.Sprintf("aa:00:00:00:%02x:%02x", i>>8, i&0xff)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(bindingText(mac, "")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		links = append(links, Link{Index: 100 + i, Name: name, MAC: net.HardwareAddr{0xfe, 0, 0, 0, byte(i >> 8), byte(i)}})
+	}
+	s, ch := startStore(t, dir, newFakeLinks(links...))
+	return s, ch, dir
+}
+
+// TestStoreLatencyAtScale measures how long a rewrite takes to show with
+// 2000 bindings loaded; the target is 100 ms.
+func TestStoreLatencyAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	start := time.Now()
+	s, ch, dir := bigStore(t, 2000)
+	t.Logf("2000 binding files written, loaded and active in %v", time.Since(start))
+	for range 2000 {
+		<-ch
+	}
+	var worst time.Duration
+	for i := range 20 {
+		start := time.Now()
+		writeFile(t, dir, "tap7", bindingText("aa:00:00:00:00:07", fmt.Sprintf("MTU=%d\n", 1400+i)))
+		nextChange(t, ch, Updated, "tap7")
+		worst = max(worst, time.Since(start))
+	}
+	t.Logf("worst rewrite-to-visible latency over 20 rewrites with 2000 bindings: %v", worst)
+	if worst > 100*time.Millisecond {
+		t.Errorf("rewrite took %v to take effect, want < 100ms", worst)
+	}
+	if e := s.ByIndex(107); e == nil || e.Binding.MTU != 1419 {
+		t.Errorf("ByIndex(107) = %+v", e)
+	}
+}
+
+func BenchmarkStoreByIndex(b *testing.B) {
+	s := NewStore(b.TempDir(), Options{})
+	snap := &snapshot{byIndex: map[int]*Entry{}}
+	for i := range 2000 {
+		snap.byIndex[100+i] = &Entry{}
+	}
+	s.snap.Store(snap)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if s.ByIndex(100+i%2000) == nil {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
+}
