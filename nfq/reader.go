@@ -142,7 +142,7 @@ func (r *Reader) logDecision(p Packet, d Decision, sendErr, verdictErr error) {
 	}
 	if d.Entry == nil {
 		if r.log.Enabled(ctx, slog.LevelDebug) {
-			r.log.Debug("not ours", "indev", p.InDev, "physindev", p.PhysInDev, "mac", p.HwAddr, "kind", responder.Classify(p.Payload))
+			r.log.Debug("not ours", "indev", p.InDev, "physindev", p.PhysInDev, "mac", p.HwAddr.String(), "kind", responder.Classify(p.Payload))
 		}
 		return
 	}
@@ -150,13 +150,13 @@ func (r *Reader) logDecision(p Packet, d Decision, sendErr, verdictErr error) {
 	switch res.Outcome {
 	case responder.Spoofed:
 		r.stats.warnOnce(r.log, "spoofed:"+d.Entry.Binding.TAP, "spoofed request dropped",
-			"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC, "bound_mac", d.Entry.Binding.MAC, "kind", res.Kind)
+			"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "bound_mac", d.Entry.Binding.MAC.String(), "kind", res.Kind)
 	case responder.Malformed:
 		r.stats.warnOnce(r.log, "malformed:"+d.Entry.Binding.TAP, "malformed request dropped",
-			"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC, "kind", res.Kind, "reason", res.Reason)
+			"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "kind", res.Kind, "reason", res.Reason)
 	default:
 		if r.log.Enabled(ctx, slog.LevelDebug) {
-			r.log.Debug("request", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC, "kind", res.Kind,
+			r.log.Debug("request", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "kind", res.Kind,
 				"xid", res.XID, "outcome", res.Outcome, "reason", res.Reason)
 		}
 	}

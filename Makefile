@@ -1,0 +1,34 @@
+# nfdhcpd — make targets. `make test` is the command CI runs.
+SHELL := /bin/bash
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/nfdhcpd ./cmd/nfdhcpd
+
+# Every test the project has: unit tests and fuzz seed corpora (with the race
+# detector), then the end-to-end labs with real clients (root; they skip
+# otherwise). E2E_STEERING limits the labs to some steering modes.
+test: unit e2e
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
+
+e2e: build
+	@mkdir -p build
+	NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd NFDHCPD_E2E_STEERING=$(E2E_STEERING) \
+		$(GO) test -count=1 -timeout 30m -v ./test/e2e/ 2>&1 | tee build/e2e.log; \
+		exit $${PIPESTATUS[0]}
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+clean:
+	rm -rf bin build

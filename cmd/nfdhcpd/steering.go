@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/loader"
+)
+
+// startSteering sets up tc steering (classifier on every bound TAP, our own
+// mark rules) when the configuration asks for it, falling back from auto to
+// iptables with the reason logged. It returns the mode in force.
+func (d *daemon) startSteering(ctx context.Context) (Steering, error) {
+	g := d.cfg.General
+	if g.Steering == SteeringIPTables {
+		return SteeringIPTables, nil
+	}
+	attach, err := loader.ParseAttachMode(string(g.Attach))
+	if err != nil {
+		return "", err
+	}
+	d.lcfg = loader.Config{PinPath: g.BPFPinPath, Mark: g.Mark, MarkMask: g.MarkMask,
+		Attach: attach, Logger: d.log.With("part", "loader")}
+	l, err := loader.Open(d.lcfg)
+	if err != nil {
+		if g.Steering == SteeringAuto && errors.Is(err, loader.ErrUnsupported) {
+			d.log.Warn("tc steering unavailable, using iptables steering (the administrator's rules)", "reason", err.Error())
+			return SteeringIPTables, nil
+		}
+		return "", fmt.Errorf("tc steering: %w", err)
+	}
+	d.loader = l
+	if err := loader.InstallRules(d.lcfg, d.queues()); err != nil {
+		l.Close()
+		d.loader = nil
+		return "", fmt.Errorf("tc steering: %w", err)
+	}
+	var want []loader.Iface
+	for _, e := range d.store.Entries() {
+		want = append(want, d.iface(e))
+	}
+	if err := l.Reconcile(want); err != nil {
+		d.log.Warn("reconcile classifier attachments", "err", err)
+	}
+	go d.followBindings(ctx)
+	return SteeringTC, nil
+}
+
+// followBindings attaches and detaches the classifier as bindings and TAPs
+// come and go.
+func (d *daemon) followBindings(ctx context.Context) {
+	changes := d.store.Changes()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-changes:
+			e := c.Entry
+			var err error
+			switch c.Kind {
+			case binding.Activated, binding.Updated:
+				if c.Old != nil && c.Old.TAP.Index != e.TAP.Index {
+					d.loader.Detach(c.Old.TAP.Index, c.Old.TAP.Name)
+				}
+				err = d.loader.Attach(d.iface(e))
+			case binding.Deactivated:
+				err = d.loader.Detach(e.TAP.Index, e.TAP.Name)
+			}
+			if err != nil {
+				d.log.Warn("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "err", err)
+				continue
+			}
+			d.log.Debug("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "ifindex", e.TAP.Index,
+				"attach", d.loader.Method(e.TAP.Index))
+		}
+	}
+}
+
+// stopSteering removes our netfilter rules; the classifier's pinned maps and
+// links stay for the next start to reuse (the marks they set mean nothing
+// without the rules).
+func (d *daemon) stopSteering() {
+	if err := loader.RemoveRules(d.lcfg); err != nil {
+		d.log.Warn("cannot remove netfilter rules", "err", err)
+	}
+	d.loader.Close()
+}
+
+func (d *daemon) queues() loader.Queues {
+	q := loader.Queues{DHCP: -1, RS: -1, NS: -1, DHCPv6: -1}
+	if d.cfg.DHCP.Enable && d.cfg.DHCP.Queue != NoQueue {
+		q.DHCP = d.cfg.DHCP.Queue
+	}
+	if d.cfg.IPv6.Enable {
+		for _, p := range []struct {
+			dst *int
+			n   int
+		}{{&q.RS, d.cfg.IPv6.RSQueue}, {&q.NS, d.cfg.IPv6.NSQueue}, {&q.DHCPv6, d.cfg.IPv6.DHCPv6Queue}} {
+			if p.n != NoQueue {
+				*p.dst = p.n
+			}
+		}
+	}
+	return q
+}
+
+// iface is the classifier's view of a binding: which kinds to mark is the
+// configuration's (the responder decides what to answer).
+func (d *daemon) iface(e *binding.Entry) loader.Iface {
+	q := d.queues()
+	var k loader.Kinds
+	if q.DHCP >= 0 {
+		k |= loader.KindDHCP
+	}
+	if q.RS >= 0 {
+		k |= loader.KindRS
+	}
+	if q.NS >= 0 {
+		k |= loader.KindNS
+	}
+	if q.DHCPv6 >= 0 {
+		k |= loader.KindDHCPv6
+	}
+	return loader.Iface{Index: e.TAP.Index, Name: e.TAP.Name, MAC: e.Binding.MAC, MACSpoof: e.Binding.MACSpoof, Kinds: k}
+}

@@ -1,0 +1,168 @@
+package lab
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binary returns the nfdhcpd binary under test: $NFDHCPD_BIN, else one built
+// once per test process from this checkout.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("NFDHCPD_BIN"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "nfdhcpd-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "nfdhcpd")
+		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/nfdhcpd")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // credential changes must reach every thread
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// Daemon is nfdhcpd running in the lab's host namespace.
+type Daemon struct {
+	lab  *Lab
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan error
+}
+
+// StartDaemon runs `nfdhcpd -c conf -f -d` in the host namespace and waits
+// until it logs that it is ready. It is stopped at cleanup; its log is shown
+// when the test failed.
+func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
+	l.t.Helper()
+	bin := Binary(l.t)
+	d := &Daemon{lab: l, log: &syncBuffer{}, done: make(chan error, 1)}
+	args := append([]string{"netns", "exec", l.HostNS, bin, "-c", conf, "-f", "-d"}, extra...)
+	d.cmd = exec.Command("ip", args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	l.t.Cleanup(func() {
+		d.Stop()
+		if l.t.Failed() {
+			l.t.Logf("nfdhcpd log:\n%s", d.Log())
+		}
+	})
+	if !d.WaitLog("ready", 5*time.Second) {
+		l.t.Fatalf("nfdhcpd did not become ready:\n%s", d.Log())
+	}
+	return d
+}
+
+// Log returns what the daemon printed so far.
+func (d *Daemon) Log() string { return d.log.String() }
+
+// WaitLog waits until the daemon's log holds s.
+func (d *Daemon) WaitLog(s string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(d.Log(), s) {
+			return true
+		}
+		select {
+		case err := <-d.done:
+			d.done <- err
+			return strings.Contains(d.Log(), s)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// Signal sends sig to the daemon.
+func (d *Daemon) Signal(sig syscall.Signal) {
+	d.cmd.Process.Signal(sig)
+}
+
+// Stop sends SIGTERM and waits for the exit; it returns how long that took
+// and the exit error.
+func (d *Daemon) Stop() (time.Duration, error) {
+	start := time.Now()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return time.Since(start), err
+	case <-time.After(5 * time.Second):
+		d.cmd.Process.Kill()
+		err := <-d.done
+		d.done <- err
+		return time.Since(start), fmt.Errorf("did not exit within 5s after SIGTERM")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// StartDnsmasq runs dnsmasq's DHCP server on iface in the host namespace,
+// handing out ip to any client; the reference server of the labs.
+func (l *Lab) StartDnsmasq(iface, ip string, extra ...string) {
+	l.t.Helper()
+	args := append([]string{"netns", "exec", l.HostNS, "dnsmasq", "--no-daemon", "--port=0",
+		"--interface=" + iface, "--bind-interfaces", "--dhcp-authoritative", "--no-ping",
+		"--dhcp-range=" + ip + "," + ip + ",1h",
+		"--dhcp-leasefile=" + l.Dir + "/dnsmasq-" + iface + ".leases",
+		"--pid-file=" + l.Dir + "/dnsmasq-" + iface + ".pid"}, extra...)
+	cmd := exec.Command("ip", args...)
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if l.t.Failed() {
+			l.t.Logf("dnsmasq log:\n%s", log.String())
+		}
+	})
+	time.Sleep(300 * time.Millisecond) // dnsmasq binds within a few ms; give it margin
+}

@@ -1,0 +1,111 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Lab is one host namespace and the VMs around it.
+type Lab struct {
+	t      testing.TB
+	Prefix string // names every namespace of this lab
+	HostNS string
+	Dir    string // scratch folder: config, bindings, client scripts
+}
+
+// New makes a lab named after the test. It skips the test when not root or
+// when a tool the lab needs is missing.
+func New(t testing.TB) *Lab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("lab: needs root (network namespaces, NFQUEUE)")
+	}
+	RequireTools(t, "ip", "iptables", "ip6tables")
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	prefix := fmt.Sprintf("nfde%05x", h.Sum32()&0xfffff)
+	l := &Lab{t: t, Prefix: prefix, HostNS: prefix + "-h", Dir: t.TempDir()}
+	// A previous run killed before its cleanup leaves namespaces by these names.
+	l.removeNamespaces()
+	t.Cleanup(l.removeNamespaces)
+	l.mustRun("ip", "netns", "add", l.HostNS)
+	l.Host("ip", "link", "set", "lo", "up")
+	l.Host("sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+	return l
+}
+
+// RequireTools skips the test when one of the programs is not installed.
+func RequireTools(t testing.TB, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("lab: %s is not installed", n)
+		}
+	}
+}
+
+func (l *Lab) removeNamespaces() {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if strings.HasPrefix(name, l.Prefix+"-") {
+			// Processes left in the namespace (clients, the daemon) go first.
+			pids, _ := exec.Command("ip", "netns", "pids", name).Output()
+			for _, pid := range strings.Fields(string(pids)) {
+				exec.Command("kill", "-9", pid).Run()
+			}
+			exec.Command("ip", "netns", "del", name).Run()
+		}
+	}
+}
+
+// Host runs a command in the host namespace and fails the test on error.
+func (l *Lab) Host(args ...string) string {
+	l.t.Helper()
+	return l.mustRun(append([]string{"ip", "netns", "exec", l.HostNS}, args...)...)
+}
+
+// HostTry runs a command in the host namespace and returns its error.
+func (l *Lab) HostTry(args ...string) (string, error) {
+	return run(10*time.Second, append([]string{"ip", "netns", "exec", l.HostNS}, args...)...)
+}
+
+func (l *Lab) mustRun(args ...string) string {
+	l.t.Helper()
+	out, err := run(30*time.Second, args...)
+	if err != nil {
+		l.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func run(timeout time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var buf bytes.Buffer
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("timed out after %v: %w", timeout, err)
+	}
+	return buf.String(), err
+}
+
+// WriteFile writes a file in the lab's scratch folder and returns its path.
+func (l *Lab) WriteFile(name, content string) string {
+	l.t.Helper()
+	p := l.Dir + "/" + name
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	return p
+}
