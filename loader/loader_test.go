@@ -2,6 +2,7 @@ package loader
 
 import (
 	"errors"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,8 +194,11 @@ func TestReconcileAfterRestart(t *testing.T) {
 			}
 			if tt.newProgram {
 				// Stands in for an upgrade: the pinned program is not the one
-				// the new daemon loads.
+				// the new daemon loads, which must pin its own over it.
 				if err := removePin(lab.pinPath, progPin); err != nil {
+					t.Fatal(err)
+				}
+				if err := trivialProgram(t).Pin(filepath.Join(lab.pinPath, progPin)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -202,6 +206,16 @@ func TestReconcileAfterRestart(t *testing.T) {
 			second := openLoader(t, lab.config(t, tt.secondMode))
 			if reused := second.progID == firstProg; reused != tt.wantReused {
 				t.Fatalf("program reused = %v, want %v", reused, tt.wantReused)
+			}
+			if pinned, err := ebpf.LoadPinnedProgram(filepath.Join(lab.pinPath, progPin), nil); err != nil {
+				t.Fatal(err)
+			} else {
+				info, _ := pinned.Info()
+				id, _ := info.ID()
+				pinned.Close()
+				if id != second.progID {
+					t.Errorf("pinned program %d, want the running %d", id, second.progID)
+				}
 			}
 			// tap1's binding went away while the daemon was down.
 			if err := second.Reconcile([]Iface{keep}); err != nil {
