@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -397,6 +398,9 @@ func (s *Store) load(tap string) {
 		s.log.Debug("binding file empty, keeping the last good version", "file", path, "have_good", f.good != nil)
 	case err != nil:
 		s.log.Warn("binding file rejected, keeping the last good version", "file", path, "have_good", f.good != nil, "err", err)
+	case f.good != nil && reflect.DeepEqual(f.good, b):
+		// Rewritten with the same content (hooks rewrite on every
+		// reconfiguration): keep the pointer so no change is reported.
 	default:
 		f.good = b
 		s.log.Debug("binding file read", "file", path)

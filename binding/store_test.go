@@ -166,6 +166,13 @@ func TestStoreInPlaceWriter(t *testing.T) {
 		t.Errorf("Status of cut-short file = %+v", st[0])
 	}
 
+	// The same content written again is not a change.
+	writeFile(t, dir, "tap0", bindingText(macA, ""))
+	noChange(t, changes)
+	if s.ByName("tap0") != first.Entry {
+		t.Fatal("rewriting the same content replaced the entry")
+	}
+
 	start := time.Now()
 	writeFile(t, dir, "tap0", bindingText(macB, "MTU=1450\n"))
 	c := nextChange(t, changes, Updated, "tap0")
