@@ -42,6 +42,11 @@ type Binding struct {
 	DomainSearch []string
 
 	DHCPOptions []DHCPOption
+
+	// UnknownKeys lists keys in the file that nfdhcpd does not read, in
+	// file order: management software adds its own, so they are logged at
+	// debug level, not rejected.
+	UnknownKeys []string
 }
 
 // Error is one problem in one line of a binding file.
@@ -142,7 +147,7 @@ func (p *parser) line(n int, s string) {
 	}
 	set, known := keys[key]
 	if !known {
-		// Management software adds its own keys; they are not ours to judge.
+		p.b.UnknownKeys = append(p.b.UnknownKeys, key)
 		return
 	}
 	if first, dup := p.seen[key]; dup {

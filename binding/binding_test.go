@@ -64,7 +64,7 @@ func TestParseValues(t *testing.T) {
 			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm"}},
 		{"bridged, quotes, CRLF, spaces, comments, unknown key",
 			"# written by hook\r\nINDEV=\"br0\"\r\n MAC = 'AA:6B:39:22:33:44'\r\nHOSTNAME=vm.example.com.\r\nX_OWNER=one\r\n",
-			Binding{TAP: "tap1", InDev: "br0", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm.example.com."}},
+			Binding{TAP: "tap1", InDev: "br0", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm.example.com.", UnknownKeys: []string{"X_OWNER"}}},
 		{"flags, MTU, tags", minimal + "PRIVATE=yes\nMACSPOOF=1\nMTU=1450\nTAGS=\"a b,c\"\n",
 			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm",
 				Private: true, MACSpoof: true, MTU: 1450, Tags: []string{"a", "b", "c"}}},

@@ -403,7 +403,7 @@ func (s *Store) load(tap string) {
 		// reconfiguration): keep the pointer so no change is reported.
 	default:
 		f.good = b
-		s.log.Debug("binding file read", "file", path)
+		s.log.Debug("binding file read", "file", path, "unknown_keys", b.UnknownKeys)
 	}
 }
 
