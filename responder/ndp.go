@@ -292,8 +292,13 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 			dmac = l.MAC
 		}
 	}
+	// Like Linux: the router's own addresses answer from themselves (tools
+	// such as ndisc6 match the reply's source to the target), proxied ones
+	// from the router's link-local address.
+	src := rll
 	if router {
 		flags |= naFlagO
+		src = target
 	}
 	const off = ethLen + ip6Len
 	a := r.buf[off : off+32]
@@ -303,7 +308,7 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 	a[24], a[25] = ndoptTLLA, 1
 	copy(a[26:32], l.TAPMAC)
 	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
-	putIPv6(r.buf[ethLen:], rll, dst, protoICMPv6, ndpHopLimit, 32, 2)
+	putIPv6(r.buf[ethLen:], src, dst, protoICMPv6, ndpHopLimit, 32, 2)
 	res.Frame = r.buf[:off+32]
 	return res
 }

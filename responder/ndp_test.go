@@ -201,7 +201,11 @@ func TestNeighborAdvertisement(t *testing.T) {
 			if !bytes.Equal(d.eth.DstMAC, tc.ethDst) || !bytes.Equal(d.eth.SrcMAC, tapMAC) {
 				t.Errorf("Ethernet %v -> %v", d.eth.SrcMAC, d.eth.DstMAC)
 			}
-			if d.ip6.SrcIP.String() != routerLL.String() || d.ip6.DstIP.String() != tc.ipDst.String() || d.ip6.HopLimit != 255 {
+			wantSrc := routerLL
+			if tc.flags&naFlagO != 0 {
+				wantSrc = tc.target // the router's own address answers from itself
+			}
+			if d.ip6.SrcIP.String() != wantSrc.String() || d.ip6.DstIP.String() != tc.ipDst.String() || d.ip6.HopLimit != 255 {
 				t.Errorf("IPv6 %v -> %v hop %d", d.ip6.SrcIP, d.ip6.DstIP, d.ip6.HopLimit)
 			}
 			if d.na.Flags != tc.flags || d.na.TargetAddress.String() != tc.target.String() {
