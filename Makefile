@@ -32,3 +32,8 @@ lint:
 
 clean:
 	rm -rf bin build
+
+# A VM namespace on a TAP gets its address, routes, DNS, MTU and IPv6 prefix
+# from nfdhcpd; printed beside the binding file. Needs root.
+demo: build
+	NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd test/demo/demo.sh

@@ -23,6 +23,12 @@ type ReaderConfig struct {
 	Name        string // "dhcp", "rs", "ns", "dhcpv6": for logs
 	Queue       uint16
 	MaxQueueLen uint32 // 0: DefaultMaxQueueLen
+	// MarkMask, in tc steering, is the skb mark bits the classifier set to
+	// steer the packet here. A packet that is not ours is then given back
+	// with NF_REPEAT and those bits cleared: it goes through mangle
+	// PREROUTING again as it arrived, where NF_ACCEPT would skip the rest of
+	// the chain for it and leave our bits set.
+	MarkMask uint32
 }
 
 // Reader serves one NFQUEUE queue: every packet gets a verdict, ours get a reply.
@@ -120,11 +126,15 @@ func (r *Reader) packet(a nfqueue.Attribute) int {
 	if d.Result.Frame != nil {
 		sendErr = r.sender.Send(d.Entry.TAP.Index, d.Result.Frame)
 	}
-	verdict := nfqueue.NfAccept
-	if d.Verdict == Drop {
-		verdict = nfqueue.NfDrop
+	var verdictErr error
+	switch {
+	case d.Verdict == Drop:
+		verdictErr = r.nf.SetVerdict(p.ID, nfqueue.NfDrop)
+	case r.cfg.MarkMask != 0 && a.Mark != nil:
+		verdictErr = r.nf.SetVerdictWithMark(p.ID, nfqueue.NfRepeat, int(*a.Mark&^r.cfg.MarkMask))
+	default:
+		verdictErr = r.nf.SetVerdict(p.ID, nfqueue.NfAccept)
 	}
-	verdictErr := r.nf.SetVerdict(p.ID, verdict)
 	r.stats.record(d, sendErr, verdictErr, time.Since(start))
 	r.logDecision(p, d, sendErr, verdictErr)
 	return 0
@@ -155,9 +165,14 @@ func (r *Reader) logDecision(p Packet, d Decision, sendErr, verdictErr error) {
 		r.stats.warnOnce(r.log, "malformed:"+d.Entry.Binding.TAP, "malformed request dropped",
 			"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "kind", res.Kind, "reason", res.Reason)
 	default:
-		if r.log.Enabled(ctx, slog.LevelDebug) {
-			r.log.Debug("request", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "kind", res.Kind,
-				"xid", res.XID, "outcome", res.Outcome, "reason", res.Reason)
+		if !r.log.Enabled(ctx, slog.LevelDebug) {
+			return
 		}
+		args := []any{"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "kind", res.Kind,
+			"xid", fmt.Sprintf("%#x", res.XID), "outcome", res.Outcome}
+		if res.Reason != "" {
+			args = append(args, "reason", res.Reason)
+		}
+		r.log.Debug("request", args...)
 	}
 }

@@ -73,6 +73,12 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 		Logger:  d.log.With("part", "bindings"),
 		Prepare: func(e *binding.Entry) any { return nfq.NewLease(e, d.settings) },
 	})
+	// Subscribe before the store runs, so that the loader sees every change
+	// from the first listing on, also a TAP gone before it attached.
+	var changes <-chan binding.Change
+	if cfg.General.Steering != SteeringIPTables {
+		changes = d.store.Changes()
+	}
 	storeDone := make(chan error, 1)
 	go func() { storeDone <- d.store.Run(ctx) }()
 	select {
@@ -81,7 +87,7 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 		return fmt.Errorf("bindings: %w", err)
 	}
 
-	steering, err := d.startSteering(ctx)
+	steering, err := d.startSteering(ctx, changes, acct)
 	if err != nil {
 		return err
 	}
@@ -201,7 +207,11 @@ func (d *daemon) openReaders() ([]*nfq.Reader, error) {
 		if !q.on || q.num == NoQueue {
 			continue
 		}
-		r, err := nfq.OpenReader(nfq.ReaderConfig{Name: q.name, Queue: uint16(q.num)},
+		rc := nfq.ReaderConfig{Name: q.name, Queue: uint16(q.num)}
+		if d.loader != nil {
+			rc.MarkMask = d.lcfg.MarkMask
+		}
+		r, err := nfq.OpenReader(rc,
 			nfq.NewHandler(d.store, d.settings), d.sender, &d.stats, d.log.With("part", "nfq"))
 		if err != nil {
 			return nil, err

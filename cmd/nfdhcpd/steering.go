@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/loader"
@@ -12,11 +15,37 @@ import (
 // startSteering sets up tc steering (classifier on every bound TAP, our own
 // mark rules) when the configuration asks for it, falling back from auto to
 // iptables with the reason logged. It returns the mode in force.
-func (d *daemon) startSteering(ctx context.Context) (Steering, error) {
+func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Change, acct account) (Steering, error) {
 	g := d.cfg.General
 	if g.Steering == SteeringIPTables {
 		return SteeringIPTables, nil
 	}
+	steering, err := d.startTC(acct)
+	if err != nil {
+		return "", err
+	}
+	if steering == SteeringTC {
+		// Changes queued since the store started replay onto the
+		// reconciled state; Attach and Detach are idempotent.
+		go d.followBindings(ctx, changes)
+		return steering, nil
+	}
+	// Fallen back to iptables: nobody attaches, but the store's queue of
+	// changes must not grow for ever.
+	go func() {
+		for {
+			select {
+			case <-changes:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return steering, nil
+}
+
+func (d *daemon) startTC(acct account) (Steering, error) {
+	g := d.cfg.General
 	attach, err := loader.ParseAttachMode(string(g.Attach))
 	if err != nil {
 		return "", err
@@ -32,6 +61,13 @@ func (d *daemon) startSteering(ctx context.Context) (Steering, error) {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
 	d.loader = l
+	// The pin folder is the daemon's: after dropping root it pins the links
+	// of TAPs that appear later there.
+	if err := chownTree(g.BPFPinPath, acct); err != nil {
+		l.Close()
+		d.loader = nil
+		return "", fmt.Errorf("tc steering: %w", err)
+	}
 	if err := loader.InstallRules(d.lcfg, d.queues()); err != nil {
 		l.Close()
 		d.loader = nil
@@ -44,14 +80,12 @@ func (d *daemon) startSteering(ctx context.Context) (Steering, error) {
 	if err := l.Reconcile(want); err != nil {
 		d.log.Warn("reconcile classifier attachments", "err", err)
 	}
-	go d.followBindings(ctx)
 	return SteeringTC, nil
 }
 
 // followBindings attaches and detaches the classifier as bindings and TAPs
 // come and go.
-func (d *daemon) followBindings(ctx context.Context) {
-	changes := d.store.Changes()
+func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Change) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -124,4 +158,17 @@ func (d *daemon) iface(e *binding.Entry) loader.Iface {
 		k |= loader.KindDHCPv6
 	}
 	return loader.Iface{Index: e.TAP.Index, Name: e.TAP.Name, MAC: e.Binding.MAC, MACSpoof: e.Binding.MACSpoof, Kinds: k}
+}
+
+// chownTree gives dir and everything in it to acct (a no-op for root).
+func chownTree(dir string, acct account) error {
+	if acct.uid == 0 {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, acct.uid, acct.gid)
+	})
 }

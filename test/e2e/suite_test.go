@@ -29,8 +29,10 @@ var iptablesMode = steering{
 }
 
 var tcMode = steering{
-	name:        "tc",
-	setup:       func(l *lab.Lab) []string { return []string{"steering", "tc"} },
+	name: "tc",
+	setup: func(l *lab.Lab) []string {
+		return []string{"steering", "tc", "bpf_pin_path", l.BPFFS()}
+	},
 	bridgeRules: func(*lab.Lab, string) {},
 }
 

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,19 @@ func (l *Lab) WriteFile(name, content string) string {
 		l.t.Fatal(err)
 	}
 	return p
+}
+
+// BPFFS mounts a bpffs of the lab's own and returns a pin path in it. The
+// daemon runs under `ip netns exec`, which gives it a fresh /sys: pins under
+// /sys/fs/bpf would land in a private bpffs that no one else sees and that a
+// restarted daemon would not find.
+func (l *Lab) BPFFS() string {
+	l.t.Helper()
+	dir := filepath.Join(l.Dir, "bpffs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	l.mustRun("mount", "-t", "bpf", "bpf", dir)
+	l.t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return filepath.Join(dir, "nfdhcpd")
 }
