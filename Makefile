@@ -17,7 +17,7 @@ build:
 test: unit e2e
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e: build
 	@mkdir -p build
@@ -29,6 +29,27 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# Rebuild the classifier's bpf2go output (needs clang and libbpf-dev; the
+# committed objects come from Debian 12's clang 14).
+generate:
+	$(GO) generate ./loader/
+
+# CI: fails when the committed bpf2go output is not what the C source builds.
+generate-check: generate
+	@git diff --exit-code --stat -- loader/ || \
+		{ echo "loader/: bpf2go output is stale: run make generate and commit it"; exit 1; }
+
+# Every fuzz target for FUZZTIME each (default 1 minute); crashers land in
+# the package's testdata/fuzz and become seed corpus entries.
+FUZZTIME ?= 1m
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 clean:
 	rm -rf bin build

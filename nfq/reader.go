@@ -131,7 +131,7 @@ func (r *Reader) packet(a nfqueue.Attribute) int {
 	case d.Verdict == Drop:
 		verdictErr = r.nf.SetVerdict(p.ID, nfqueue.NfDrop)
 	case r.cfg.MarkMask != 0 && a.Mark != nil:
-		verdictErr = r.nf.SetVerdictWithMark(p.ID, nfqueue.NfRepeat, int(*a.Mark&^r.cfg.MarkMask))
+		verdictErr = r.nf.SetVerdictWithOption(p.ID, nfqueue.NfRepeat, nfqueue.WithMark(*a.Mark&^r.cfg.MarkMask))
 	default:
 		verdictErr = r.nf.SetVerdict(p.ID, nfqueue.NfAccept)
 	}
