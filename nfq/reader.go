@@ -2,15 +2,10 @@ package nfq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+	"runtime"
 	"time"
-
-	nfqueue "github.com/florianl/go-nfqueue/v2"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
@@ -31,125 +26,140 @@ type ReaderConfig struct {
 	MarkMask uint32
 }
 
-// Reader serves one NFQUEUE queue: every packet gets a verdict, ours get a reply.
+// Reader serves one NFQUEUE queue: every packet gets a verdict, ours get a
+// reply. It works in batches: every packet waiting in the socket is taken
+// in one recvmmsg, decided, the replies leave in one sendmmsg and the
+// verdicts in one netlink write. Nothing on this path allocates or locks.
 type Reader struct {
 	cfg     ReaderConfig
 	handler *Handler
 	sender  *Sender
 	stats   *Stats
 	log     *slog.Logger
-	nf      *nfqueue.Nfqueue
-	failed  chan error
+	conn    *queueConn
+
+	pkt      queuedPacket
+	verdicts verdicts
+	replies  *replyBatch
+	replyTAP [batchSize]string // each reply's TAP name, for a send error's log
 }
 
-// OpenReader binds the queue: copy-packet mode, fail-open (the kernel accepts
-// packets it cannot queue, so a slow or dead daemon never blackholes a VM), and
-// no ENOBUFS errors on overrun (those packets are the kernel's to fail open).
+// OpenReader opens and binds the queue: copy-packet mode, fail-open (the
+// kernel accepts packets it cannot queue, so a slow or dead daemon never
+// blackholes a VM), and no ENOBUFS errors on overrun (those packets are the
+// kernel's to fail open).
 func OpenReader(cfg ReaderConfig, h *Handler, s *Sender, st *Stats, log *slog.Logger) (*Reader, error) {
 	if cfg.MaxQueueLen == 0 {
 		cfg.MaxQueueLen = DefaultMaxQueueLen
 	}
-	nf, err := nfqueue.Open(&nfqueue.Config{
-		NfQueue:      cfg.Queue,
-		MaxPacketLen: 0xffff,
-		MaxQueueLen:  cfg.MaxQueueLen,
-		Copymode:     nfqueue.NfQnlCopyPacket,
-		Flags:        nfqueue.NfQaCfgFlagFailOpen,
-		WriteTimeout: 100 * time.Millisecond,
-	})
+	conn, err := openQueue(cfg.Queue, cfg.MaxQueueLen)
 	if err != nil {
 		return nil, fmt.Errorf("open %s queue %d: %w", cfg.Name, cfg.Queue, err)
 	}
-	if err := nf.SetOption(netlink.NoENOBUFS, true); err != nil {
-		nf.Close()
-		return nil, fmt.Errorf("%s queue %d: set NETLINK_NO_ENOBUFS: %w", cfg.Name, cfg.Queue, err)
-	}
 	return &Reader{
-		cfg: cfg, handler: h, sender: s, stats: st, nf: nf,
-		log:    log.With("queue", cfg.Queue, "qname", cfg.Name),
-		failed: make(chan error, 1),
+		cfg: cfg, handler: h, sender: s, stats: st, conn: conn,
+		log:     log.With("queue", cfg.Queue, "qname", cfg.Name),
+		replies: new(replyBatch),
 	}, nil
 }
 
-// Run binds the queue and serves it until ctx is done or the socket fails.
+// Run serves the queue until ctx is done or the socket fails. It keeps its
+// OS thread: the reader sleeps in recvmmsg and wakes on that thread alone,
+// with no hand-over through the Go scheduler's network poller.
 func (r *Reader) Run(ctx context.Context) error {
-	defer r.nf.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := r.nf.RegisterWithErrorFunc(ctx, r.packet, r.readError); err != nil {
-		return fmt.Errorf("bind %s queue %d: %w", r.cfg.Name, r.cfg.Queue, err)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer r.conn.close()
+	for ctx.Err() == nil {
+		n, err := r.conn.recv()
+		if err != nil {
+			return fmt.Errorf("%s queue %d: %w", r.cfg.Name, r.cfg.Queue, err)
+		}
+		if n > 0 {
+			r.batch(n)
+		}
 	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-r.failed:
-		return fmt.Errorf("%s queue %d: %w", r.cfg.Name, r.cfg.Queue, err)
-	}
+	return nil
 }
 
-func (r *Reader) readError(err error) int {
-	var op *netlink.OpError
-	if errors.As(err, &op) && (op.Timeout() || errors.Is(op.Err, unix.ENOBUFS)) {
-		return 0 // read deadline at shutdown, or an overrun the kernel already failed open
-	}
-	if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EINTR) {
-		return 0
-	}
-	select {
-	case r.failed <- err:
-	default:
-	}
-	return 1
-}
-
-// packet runs on go-nfqueue's receive goroutine: it must never block for long.
-func (r *Reader) packet(a nfqueue.Attribute) int {
-	if a.PacketID == nil {
-		return 0
-	}
-	p := Packet{ID: *a.PacketID}
-	if a.InDev != nil {
-		p.InDev = *a.InDev
-	}
-	if a.PhysInDev != nil {
-		p.PhysInDev = *a.PhysInDev
-	}
-	if a.HwAddr != nil && len(*a.HwAddr) >= 6 {
-		p.HwAddr = net.HardwareAddr((*a.HwAddr)[:6])
-	}
-	if a.Payload != nil {
-		p.Payload = *a.Payload
-	}
+// batch decides the n datagrams the last recv took, then sends the replies
+// and the verdicts.
+func (r *Reader) batch(n int) {
 	start := time.Now()
-	d := r.handler.Handle(p)
-	var sendErr error
-	if d.Result.Frame != nil {
-		sendErr = r.sender.Send(d.Entry.TAP.Index, d.Result.Frame)
+	r.verdicts.reset(r.cfg.Queue)
+	for i := 0; i < n; i++ {
+		for b := r.conn.datagram(i); len(b) > 0; {
+			m, rest, err := nextMessage(b)
+			if err != nil {
+				r.stats.warnOnce(r.log, "netlink", "malformed netlink message", "err", err)
+				break
+			}
+			b = rest
+			r.message(m)
+		}
 	}
-	var verdictErr error
+	queued := r.replies.n
+	failed := 0
+	r.sender.sendBatch(r.replies, func(i int, err error) {
+		failed++
+		r.stats.SendErrors.Add(1)
+		r.stats.warnOnce(r.log, "send", "cannot send reply", "iface", r.replyTAP[i], "err", err)
+	})
+	r.stats.sent(queued-failed, time.Since(start))
+	if err := r.conn.send(r.verdicts.bytes()); err != nil {
+		r.stats.VerdictErrors.Add(1)
+		r.stats.warnOnce(r.log, "verdict", "cannot set verdicts", "err", err)
+	}
+}
+
+func (r *Reader) message(m nlmsg) {
+	switch m.Type {
+	case nlmsgError:
+		// Verdicts ask for no acknowledgement: an error is a refused one.
+		if e := errorCode(m.Body); e != 0 {
+			r.stats.VerdictErrors.Add(1)
+			r.stats.warnOnce(r.log, "verdict", "kernel refused a verdict", "err", e)
+		}
+		return
+	case nfnlSubsysQueue<<8 | nfqnlMsgPacket:
+	default:
+		return
+	}
+	if len(m.Body) < nfgenHdrLen {
+		r.stats.warnOnce(r.log, "netlink", "malformed queued packet", "len", len(m.Body))
+		return
+	}
+	p := &r.pkt
+	if err := decodePacket(m.Body[nfgenHdrLen:], p); err != nil {
+		r.stats.warnOnce(r.log, "netlink", "malformed queued packet", "err", err)
+		return
+	}
+	d := r.handler.Handle(p.Packet)
 	switch {
 	case d.Verdict == Drop:
-		verdictErr = r.nf.SetVerdict(p.ID, nfqueue.NfDrop)
-	case r.cfg.MarkMask != 0 && a.Mark != nil:
-		verdictErr = r.nf.SetVerdictWithOption(p.ID, nfqueue.NfRepeat, nfqueue.WithMark(*a.Mark&^r.cfg.MarkMask))
+		r.verdicts.add(p.ID, nfDrop)
+	case r.cfg.MarkMask != 0 && p.HasMark:
+		r.verdicts.addMark(p.ID, nfRepeat, p.Mark&^r.cfg.MarkMask)
 	default:
-		verdictErr = r.nf.SetVerdict(p.ID, nfqueue.NfAccept)
+		r.verdicts.add(p.ID, nfAccept)
 	}
-	r.stats.record(d, sendErr, verdictErr, time.Since(start))
-	r.logDecision(p, d, sendErr, verdictErr)
-	return 0
+	if f := d.Result.Frame; f != nil {
+		slot := r.replies.n
+		if r.replies.add(d.Entry.TAP.Index, f) {
+			r.replyTAP[slot] = d.Entry.Binding.TAP
+		} else if err := r.sender.Send(d.Entry.TAP.Index, f); err != nil {
+			r.stats.SendErrors.Add(1)
+			r.stats.warnOnce(r.log, "send", "cannot send reply", "iface", d.Entry.Binding.TAP, "err", err)
+		} else {
+			r.stats.sent(1, 0)
+		}
+	}
+	r.stats.record(d)
+	r.logDecision(p.Packet, d)
 }
 
-func (r *Reader) logDecision(p Packet, d Decision, sendErr, verdictErr error) {
+func (r *Reader) logDecision(p Packet, d Decision) {
 	ctx := context.Background()
-	switch {
-	case verdictErr != nil:
-		r.stats.warnOnce(r.log, "verdict", "cannot set verdict", "err", verdictErr)
-		return
-	case sendErr != nil:
-		r.stats.warnOnce(r.log, "send", "cannot send reply", "iface", d.Entry.Binding.TAP, "err", sendErr)
-		return
-	}
 	if d.Entry == nil {
 		if r.log.Enabled(ctx, slog.LevelDebug) {
 			r.log.Debug("not ours", "indev", p.InDev, "physindev", p.PhysInDev, "mac", p.HwAddr.String(), "kind", responder.Classify(p.Payload))

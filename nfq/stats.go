@@ -51,24 +51,25 @@ func (s *Stats) Replies() (n uint64, total time.Duration) {
 	return s.replies.Load(), time.Duration(s.latencyNanos.Load())
 }
 
-func (s *Stats) record(d Decision, sendErr, verdictErr error, took time.Duration) {
-	if verdictErr != nil {
-		s.VerdictErrors.Add(1)
-	}
+// record counts one packet's decision; replies are counted once sent.
+func (s *Stats) record(d Decision) {
 	if d.Entry == nil {
 		s.Unbound.Add(1)
 		return
-	}
-	if sendErr != nil {
-		s.SendErrors.Add(1)
-	} else if d.Result.Frame != nil {
-		s.replies.Add(1)
-		s.latencyNanos.Add(uint64(took))
 	}
 	k, o := d.Result.Kind, d.Result.Outcome
 	if int(k) < maxKinds && int(o) < maxOutcomes {
 		s.byKind[k][o].Add(1)
 	}
+}
+
+// sent counts n replies sent, each handled within took.
+func (s *Stats) sent(n int, took time.Duration) {
+	if n <= 0 {
+		return
+	}
+	s.replies.Add(uint64(n))
+	s.latencyNanos.Add(uint64(n) * uint64(took))
 }
 
 // warnOnce logs msg at warn level at most once per WarnInterval per key, and
