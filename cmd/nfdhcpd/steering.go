@@ -61,13 +61,6 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
 	d.loader = l
-	// The pin folder is the daemon's: after dropping root it pins the links
-	// of TAPs that appear later there.
-	if err := chownTree(g.BPFPinPath, acct); err != nil {
-		l.Close()
-		d.loader = nil
-		return "", fmt.Errorf("tc steering: %w", err)
-	}
 	if err := loader.InstallRules(d.lcfg, d.queues()); err != nil {
 		l.Close()
 		d.loader = nil
@@ -80,6 +73,20 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 	if err := l.Reconcile(want); err != nil {
 		d.log.Warn("reconcile classifier attachments", "err", err)
 	}
+	// The pin folder is the daemon's: after dropping root it pins the links
+	// of TAPs that appear later there, and reads those pinned now.
+	if err := chownTree(g.BPFPinPath, acct); err != nil {
+		d.stopSteering()
+		d.loader = nil
+		return "", fmt.Errorf("tc steering: %w", err)
+	}
+	methods := map[string]int{}
+	for _, ifc := range want {
+		m := l.Method(ifc.Index)
+		methods[m]++
+		d.log.Debug("steering", "iface", ifc.Name, "change", "reconciled", "ifindex", ifc.Index, "attach", m)
+	}
+	d.log.Info("classifier attached", "taps", len(want), "tcx", methods[loader.MethodTCX], "cls_bpf", methods[loader.MethodClsBPF])
 	return SteeringTC, nil
 }
 
@@ -106,7 +113,7 @@ func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Chan
 				d.log.Warn("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "err", err)
 				continue
 			}
-			d.log.Debug("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "ifindex", e.TAP.Index,
+			d.log.Info("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "ifindex", e.TAP.Index,
 				"attach", d.loader.Method(e.TAP.Index))
 		}
 	}

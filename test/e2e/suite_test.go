@@ -36,10 +36,19 @@ var tcMode = steering{
 	bridgeRules: func(*lab.Lab, string) {},
 }
 
+// tcClsBPF is tc steering with the classifier attached the pre-6.6 way, forced.
+var tcClsBPF = steering{
+	name: "tc-clsbpf",
+	setup: func(l *lab.Lab) []string {
+		return []string{"steering", "tc", "attach", "tc", "bpf_pin_path", l.BPFFS()}
+	},
+	bridgeRules: func(*lab.Lab, string) {},
+}
+
 // modes lists the steering modes to run: all by default, or those named in
 // $NFDHCPD_E2E_STEERING (comma-separated).
 func modes(t *testing.T) []steering {
-	all := []steering{iptablesMode, tcMode}
+	all := []steering{iptablesMode, tcMode, tcClsBPF}
 	want := os.Getenv("NFDHCPD_E2E_STEERING")
 	if want == "" {
 		return all

@@ -103,6 +103,7 @@ func (vm *VM) Dhcpcd() (Vars, error) {
 option host_name, interface_mtu, domain_search, broadcast, dhcp_renewal_time, dhcp_lease_time
 nohook resolv.conf, hostname, timesyncd, ntp
 noipv4ll
+noarp
 `), 0o644)
 	out := vm.Dir + "/dhcpcd.env"
 	s := vm.script("dhcpcd.sh", out, "$reason", "BOUND", "REBOOT")

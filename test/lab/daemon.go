@@ -77,7 +77,7 @@ func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
 			l.t.Logf("nfdhcpd log:\n%s", d.Log())
 		}
 	})
-	if !d.WaitLog("ready", 5*time.Second) {
+	if !d.WaitLog("msg=ready", 5*time.Second) {
 		l.t.Fatalf("nfdhcpd did not become ready:\n%s", d.Log())
 	}
 	return d
@@ -101,6 +101,16 @@ func (d *Daemon) WaitLog(s string, timeout time.Duration) bool {
 		}
 	}
 	return false
+}
+
+// Pid is the daemon's process id.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
+// Kill ends the daemon with SIGKILL, as a crash would, and waits for it.
+func (d *Daemon) Kill() {
+	d.cmd.Process.Kill()
+	err := <-d.done
+	d.done <- err
 }
 
 // Signal sends sig to the daemon.

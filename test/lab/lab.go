@@ -19,6 +19,8 @@ type Lab struct {
 	Prefix string // names every namespace of this lab
 	HostNS string
 	Dir    string // scratch folder: config, bindings, client scripts
+	// PinPath is the daemon's bpf_pin_path once BPFFS has mounted one.
+	PinPath string
 }
 
 // New makes a lab named after the test. It skips the test when not root or
@@ -123,5 +125,6 @@ func (l *Lab) BPFFS() string {
 	}
 	l.mustRun("mount", "-t", "bpf", "bpf", dir)
 	l.t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return filepath.Join(dir, "nfdhcpd")
+	l.PinPath = filepath.Join(dir, "nfdhcpd")
+	return l.PinPath
 }
