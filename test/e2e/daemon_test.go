@@ -203,3 +203,26 @@ func TestBadBindingSkipped(t *testing.T) {
 		t.Errorf("the rejection does not name file, line and key:\n%s", d.Log())
 	}
 }
+
+// steering = auto falls back to iptables steering, saying why, when tc
+// steering cannot work here (the pin path is not on a bpffs), and serves
+// through the administrator's rules.
+func TestAutoFallsBack(t *testing.T) {
+	lab.RequireTools(t, "udhcpc")
+	l := lab.New(t)
+	vm := l.AddVM("tap10", lab.SeedMAC)
+	l.SeedRules()
+	notBPF := filepath.Join(l.Dir, "not-bpffs", "nfdhcpd")
+	conf, datapath := l.SeedConfig("steering", "auto", "bpf_pin_path", notBPF)
+	lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
+	d := l.StartDaemon(conf)
+	if !regexp.MustCompile(`level=WARN msg="tc steering unavailable, using iptables steering.*" reason=".*bpf`).MatchString(d.Log()) {
+		t.Errorf("no warning saying why tc steering is not used:\n%s", d.Log())
+	}
+	if !strings.Contains(d.Log(), "msg=ready steering=iptables") {
+		t.Errorf("not in iptables steering:\n%s", d.Log())
+	}
+	if _, err := vm.UdhcpcTries(2); err != nil {
+		t.Fatal(err)
+	}
+}
