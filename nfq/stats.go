@@ -24,6 +24,7 @@ type Stats struct {
 	byKind        [maxKinds][maxOutcomes]atomic.Uint64
 	latencyNanos  atomic.Uint64 // sum over replies sent
 	replies       atomic.Uint64
+	latency       latencyHistogram
 
 	warnMu   sync.Mutex
 	warnLast map[string]warnState
@@ -51,6 +52,9 @@ func (s *Stats) Replies() (n uint64, total time.Duration) {
 	return s.replies.Load(), time.Duration(s.latencyNanos.Load())
 }
 
+// Latency reports the replies' handling times as a histogram.
+func (s *Stats) Latency() Latency { return s.latency.snapshot() }
+
 // record counts one packet's decision; replies are counted once sent.
 func (s *Stats) record(d Decision) {
 	if d.Entry == nil {
@@ -70,6 +74,7 @@ func (s *Stats) sent(n int, took time.Duration) {
 	}
 	s.replies.Add(uint64(n))
 	s.latencyNanos.Add(uint64(n) * uint64(took))
+	s.latency.observe(took, uint64(n))
 }
 
 // warnOnce logs msg at warn level at most once per WarnInterval per key, and
