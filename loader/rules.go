@@ -8,8 +8,16 @@ import (
 	"strings"
 )
 
-// Queues are the NFQUEUE numbers per kind; -1 disables a kind.
-type Queues struct{ DHCP, RS, NS, DHCPv6 int }
+// Queues are the NFQUEUE numbers per kind; -1 disables a kind. With
+// Balance > 1 each kind's packets are spread over Balance queues from its
+// number up, by the CPU that handles the packet (--queue-cpu-fanout): the
+// reader of queue n+i runs on a CPU c with c % Balance == i, so a request
+// is answered on the CPU it arrived on. A flow hash would not spread them:
+// every DHCPDISCOVER is 0.0.0.0 to 255.255.255.255.
+type Queues struct {
+	DHCP, RS, NS, DHCPv6 int
+	Balance              int
+}
 
 // family is one of iptables / ip6tables with the kinds it steers.
 type family struct {
@@ -40,6 +48,8 @@ func (q Queues) validate() error {
 	for _, kn := range kindNames {
 		if n := q.of(kn.k); n < -1 || n > 65535 {
 			return fmt.Errorf("%s queue %d: want 0-65535, or -1 for disabled", kn.name, n)
+		} else if n >= 0 && n+max(q.Balance, 1)-1 > 65535 {
+			return fmt.Errorf("%s queue %d with balance %d: runs past queue 65535", kn.name, n, q.Balance)
 		}
 	}
 	return nil
@@ -59,8 +69,12 @@ func restoreInput(cfg Config, q Queues, fam family) string {
 		}
 		// --queue-bypass: with no daemon reading the queue, packets go on
 		// instead of being dropped, so VMs are never blackholed.
-		fmt.Fprintf(&b, "-A %s -m mark --mark %#x/%#x -m comment --comment \"nfdhcpd %s\" -j NFQUEUE --queue-num %d --queue-bypass\n",
-			cfg.Chain, MarkFor(cfg, k), cfg.MarkMask, k, n)
+		target := fmt.Sprintf("--queue-num %d", n)
+		if q.Balance > 1 {
+			target = fmt.Sprintf("--queue-balance %d:%d --queue-cpu-fanout", n, n+q.Balance-1)
+		}
+		fmt.Fprintf(&b, "-A %s -m mark --mark %#x/%#x -m comment --comment \"nfdhcpd %s\" -j NFQUEUE %s --queue-bypass\n",
+			cfg.Chain, MarkFor(cfg, k), cfg.MarkMask, k, target)
 	}
 	b.WriteString("COMMIT\n")
 	return b.String()
@@ -106,7 +120,7 @@ func InstallRules(cfg Config, q Queues) error {
 	}
 	cfg.Logger.Info("netfilter rules installed", "chain", cfg.Chain,
 		"mark", fmt.Sprintf("%#x/%#x", cfg.Mark, cfg.MarkMask),
-		"dhcp_queue", q.DHCP, "rs_queue", q.RS, "ns_queue", q.NS, "dhcpv6_queue", q.DHCPv6)
+		"dhcp_queue", q.DHCP, "rs_queue", q.RS, "ns_queue", q.NS, "dhcpv6_queue", q.DHCPv6, "queue_balance", max(q.Balance, 1))
 	return nil
 }
 

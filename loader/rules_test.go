@@ -32,6 +32,12 @@ func TestRestoreInput(t *testing.T) {
 			t.Errorf("%s input:\n%s\nwant:\n%s", families[i].restore, got[i], want[i])
 		}
 	}
+	q = Queues{DHCP: 42, RS: -1, NS: -1, DHCPv6: -1, Balance: 2}
+	if got, want := restoreInput(cfg, q, families[0]), "*mangle\n:NFDHCPD - [0:0]\n"+
+		"-A NFDHCPD -m mark --mark 0x2000000/0xe000000 -m comment --comment \"nfdhcpd dhcp\" -j NFQUEUE --queue-balance 42:43 --queue-cpu-fanout --queue-bypass\n"+
+		"COMMIT\n"; got != want {
+		t.Errorf("balanced input:\n%s\nwant:\n%s", got, want)
+	}
 }
 
 func TestQueuesValidate(t *testing.T) {
@@ -39,9 +45,11 @@ func TestQueuesValidate(t *testing.T) {
 		q    Queues
 		want string
 	}{
-		{Queues{0, 65535, -1, 1}, ""},
-		{Queues{-2, 1, 1, 1}, "dhcp queue -2: want 0-65535, or -1 for disabled"},
-		{Queues{1, 1, 65536, 1}, "ns queue 65536: want 0-65535, or -1 for disabled"},
+		{Queues{0, 65535, -1, 1, 0}, ""},
+		{Queues{-2, 1, 1, 1, 0}, "dhcp queue -2: want 0-65535, or -1 for disabled"},
+		{Queues{1, 1, 65536, 1, 0}, "ns queue 65536: want 0-65535, or -1 for disabled"},
+		{Queues{0, 65534, -1, 1, 2}, ""},
+		{Queues{0, 65535, -1, 1, 2}, "rs queue 65535 with balance 2: runs past queue 65535"},
 	} {
 		err := tt.q.validate()
 		if got := errString(err); got != tt.want {

@@ -24,6 +24,10 @@ type ReaderConfig struct {
 	// PREROUTING again as it arrived, where NF_ACCEPT would skip the rest of
 	// the chain for it and leave our bits set.
 	MarkMask uint32
+	// Balance > 1: this queue is the Index-th of Balance queues the kind
+	// is spread over by CPU (--queue-cpu-fanout), and the reader runs on
+	// a CPU that feeds it.
+	Balance, Index int
 }
 
 // Reader serves one NFQUEUE queue: every packet gets a verdict, ours get a
@@ -65,11 +69,24 @@ func OpenReader(cfg ReaderConfig, h *Handler, s *Sender, st *Stats, log *slog.Lo
 
 // Run serves the queue until ctx is done or the socket fails. It keeps its
 // OS thread: the reader sleeps in recvmmsg and wakes on that thread alone,
-// with no hand-over through the Go scheduler's network poller.
+// with no hand-over through the Go scheduler's network poller. The thread
+// is never handed back (a pinned thread must not serve other goroutines):
+// it ends with the goroutine that called Run.
 func (r *Reader) Run(ctx context.Context) error {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer r.conn.close()
+	if r.cfg.Balance > 1 {
+		cpu, ok, err := pinThread(r.cfg.Index, r.cfg.Balance)
+		switch {
+		case err != nil:
+			r.log.Warn("cannot pin the queue reader to a CPU", "err", err)
+		case !ok:
+			r.log.Warn("no CPU of this process feeds this queue; reading it unpinned",
+				"index", r.cfg.Index, "balance", r.cfg.Balance)
+		default:
+			r.log.Debug("queue reader pinned", "cpu", cpu)
+		}
+	}
 	for ctx.Err() == nil {
 		n, err := r.conn.recv()
 		if err != nil {

@@ -44,6 +44,9 @@ type General struct {
 	Attach        Attach
 	MetricsListen string // host:port for metrics; "" is off
 	RateLimit     uint32 // requests per second answered per TAP; 0 is unlimited
+	// QueueBalance is how many queues each kind is spread over, from its
+	// queue number up, one reader (on its own CPU) per queue.
+	QueueBalance int
 }
 
 // DHCP holds the [dhcp] section.
@@ -116,6 +119,9 @@ func defaultConfig() *Config {
 			Mark:       0,
 			MarkMask:   0x0e000000, // the loader's default: see loader/mark.go for why
 			Attach:     AttachAuto,
+			// One queue per kind: the original's sample numbers its queues
+			// 42-45, which leaves no room for ranges.
+			QueueBalance: 1,
 		},
 		DHCP: DHCP{
 			Enable:        true,
@@ -228,6 +234,14 @@ var schema = map[string]map[string]setter{
 			return nil
 		},
 		"rate_limit": u32(func(c *Config) *uint32 { return &c.General.RateLimit }),
+		"queue_balance": func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 16)
+			if err != nil || n < 1 || n > 1024 {
+				return fmt.Errorf("%q is not a number of queues 1-1024", v)
+			}
+			c.General.QueueBalance = int(n)
+			return nil
+		},
 	},
 	"dhcp": {
 		"enable_dhcp":    boolean(func(c *Config) *bool { return &c.DHCP.Enable }),
@@ -548,6 +562,8 @@ func (p *configParser) check() {
 	}
 
 	// Queues must be distinct: one reader per queue, one kind per reader.
+	// With queue_balance each kind takes the range from its number up.
+	nq := max(c.General.QueueBalance, 1)
 	type q struct {
 		section, key string
 		num          int
@@ -562,11 +578,27 @@ func (p *configParser) check() {
 		if x.num == NoQueue {
 			continue
 		}
-		if prev, dup := seen[x.num]; dup {
-			p.errf(at(x.section, x.key), x.section, x.key, "queue %d is also [%s] %s", x.num, prev.section, prev.key)
+		if last := x.num + nq - 1; last > 65535 {
+			p.errf(at(x.section, x.key), x.section, x.key, "queue %d with queue_balance %d runs past queue 65535", x.num, nq)
 			continue
 		}
-		seen[x.num] = x
+		clash := -1
+		for n := x.num; n < x.num+nq && clash < 0; n++ {
+			if _, dup := seen[n]; dup {
+				clash = n
+			}
+		}
+		switch prev := seen[clash]; {
+		case clash < 0:
+			for n := x.num; n < x.num+nq; n++ {
+				seen[n] = x
+			}
+		case nq == 1:
+			p.errf(at(x.section, x.key), x.section, x.key, "queue %d is also [%s] %s", clash, prev.section, prev.key)
+		default:
+			p.errf(at(x.section, x.key), x.section, x.key, "queues %d-%d (queue_balance %d) overlap [%s] %s's at %d",
+				x.num, x.num+nq-1, nq, prev.section, prev.key, clash)
+		}
 	}
 }
 

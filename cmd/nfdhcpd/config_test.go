@@ -24,7 +24,7 @@ func TestSeedSampleConfig(t *testing.T) {
 		General: General{
 			PIDFile: "/var/run/nfdhcpd/nfdhcpd.pid", DataPath: "/var/lib/nfdhcpd", LogDir: "/var/log/nfdhcpd",
 			User: "nobody", Steering: SteeringAuto, BPFPinPath: "/sys/fs/bpf/nfdhcpd",
-			Mark: 0, MarkMask: 0x0e000000, Attach: AttachAuto,
+			Mark: 0, MarkMask: 0x0e000000, Attach: AttachAuto, QueueBalance: 1,
 		},
 		DHCP: DHCP{
 			Enable: true, LeaseLifetime: 604800 * time.Second, LeaseRenewal: 3600 * time.Second,
@@ -135,6 +135,13 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate key", base + "rs_queue = 50\n", "nfdhcpd.conf:9: [ipv6] rs_queue: given twice (first on line 7)"},
 		{"queue range", base + "dhcpv6_queue = 65536\n", `nfdhcpd.conf:9: [ipv6] dhcpv6_queue: "65536" is not a queue number 0-65535`},
 		{"queues distinct", base + "dhcpv6_queue = 42\n", "nfdhcpd.conf:9: [ipv6] dhcpv6_queue: queue 42 is also [dhcp] dhcp_queue"},
+		{"queue_balance ranges overlap", "[general]\nqueue_balance = 2\n" + base[len("[general]\n"):],
+			"nfdhcpd.conf:8: [ipv6] rs_queue: queues 43-44 (queue_balance 2) overlap [dhcp] dhcp_queue's at 43"},
+		{"queue_balance past the last queue", "[general]\nqueue_balance = 4\n" + strings.Replace(base[len("[general]\n"):], "dhcp_queue = 42", "dhcp_queue = 65533", 1),
+			"nfdhcpd.conf:6: [dhcp] dhcp_queue: queue 65533 with queue_balance 4 runs past queue 65535\n" +
+				"nfdhcpd.conf:9: [ipv6] ns_queue: queues 44-47 (queue_balance 4) overlap [ipv6] rs_queue's at 44"},
+		{"queue_balance zero", "[general]\nqueue_balance = 0\n" + base[len("[general]\n"):],
+			`nfdhcpd.conf:2: [general] queue_balance: "0" is not a number of queues 1-1024`},
 		{"renewal < lifetime", strings.Replace(base, "[dhcp]\n", "[dhcp]\nlease_lifetime = 60\nlease_renewal = 60\n", 1),
 			"nfdhcpd.conf:5: [dhcp] lease_renewal: 60 must be less than lease_lifetime 60"},
 		{"ra_period zero", base + "ra_period = 0\n", `nfdhcpd.conf:9: [ipv6] ra_period: "0" is not a number of seconds 1-14400`},

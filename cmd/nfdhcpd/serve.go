@@ -207,16 +207,21 @@ func (d *daemon) openReaders() ([]*nfq.Reader, error) {
 		if !q.on || q.num == NoQueue {
 			continue
 		}
-		rc := nfq.ReaderConfig{Name: q.name, Queue: uint16(q.num)}
-		if d.loader != nil {
-			rc.MarkMask = d.lcfg.MarkMask
+		// queue_balance: one reader per queue of the kind's range, each
+		// with its own Handler (a Responder is not shared between threads).
+		n := max(d.cfg.General.QueueBalance, 1)
+		for i := range n {
+			rc := nfq.ReaderConfig{Name: q.name, Queue: uint16(q.num + i), Balance: n, Index: i}
+			if d.loader != nil {
+				rc.MarkMask = d.lcfg.MarkMask
+			}
+			r, err := nfq.OpenReader(rc,
+				nfq.NewHandler(d.store, d.settings), d.sender, &d.stats, d.log.With("part", "nfq"))
+			if err != nil {
+				return nil, err
+			}
+			readers = append(readers, r)
 		}
-		r, err := nfq.OpenReader(rc,
-			nfq.NewHandler(d.store, d.settings), d.sender, &d.stats, d.log.With("part", "nfq"))
-		if err != nil {
-			return nil, err
-		}
-		readers = append(readers, r)
 	}
 	return readers, nil
 }

@@ -130,7 +130,7 @@ func (d *daemon) stopSteering() {
 }
 
 func (d *daemon) queues() loader.Queues {
-	q := loader.Queues{DHCP: -1, RS: -1, NS: -1, DHCPv6: -1}
+	q := loader.Queues{DHCP: -1, RS: -1, NS: -1, DHCPv6: -1, Balance: d.cfg.General.QueueBalance}
 	if d.cfg.DHCP.Enable && d.cfg.DHCP.Queue != NoQueue {
 		q.DHCP = d.cfg.DHCP.Queue
 	}
