@@ -1,0 +1,347 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Load is one measurement: every TAP plays requests of Kind, Window of them
+// outstanding at a time, for Duration after Warmup.
+type Load struct {
+	Kind     Kind
+	Window   int
+	Warmup   time.Duration
+	Duration time.Duration
+	Timeout  time.Duration // a request unanswered this long is lost, and replaced
+	Workers  int           // generator threads, each with its share of the TAPs
+	CPUs     []int         // when set, worker i runs on CPUs[i%len(CPUs)] only
+}
+
+// Result is what one Load measured.
+type Result struct {
+	Server  string  `json:"server"`
+	Kind    string  `json:"kind"`
+	TAPs    int     `json:"taps"`
+	Window  int     `json:"window"`
+	Replies uint64  `json:"replies"`
+	Rate    float64 `json:"replies_per_s"`
+	P50us   float64 `json:"p50_us"`
+	P99us   float64 `json:"p99_us"`
+	Lost    uint64  `json:"lost"`
+	Wrong   uint64  `json:"wrong"`
+	Late    uint64  `json:"late"` // answers to requests already counted lost
+	Why     string  `json:"first_wrong,omitempty"`
+}
+
+// TAP is one VM's end of a TAP: a non-blocking descriptor of /dev/net/tun.
+type TAP struct {
+	VM VM
+	FD int
+}
+
+const histBuckets = 100_000 // 1 µs each: up to 100 ms
+
+type pending struct {
+	key  uint32
+	at   int64 // ns since the run's epoch
+	done bool
+}
+
+type tapState struct {
+	tap   TAP
+	frame []byte
+	ring  []pending // FIFO of outstanding requests
+	head  int
+	n     int
+	next  uint32 // next transaction id
+}
+
+type workerResult struct {
+	hist                       []uint32
+	replies, lost, wrong, late uint64
+	why                        string
+	err                        error
+}
+
+// Run plays l on taps and returns what it measured.
+func Run(taps []TAP, l Load) (Result, error) {
+	if l.Workers < 1 {
+		l.Workers = 1
+	}
+	if l.Workers > len(taps) {
+		l.Workers = len(taps)
+	}
+	epoch := time.Now()
+	measureFrom := int64(l.Warmup)
+	end := int64(l.Warmup + l.Duration)
+	results := make([]workerResult, l.Workers)
+	var wg sync.WaitGroup
+	for w := 0; w < l.Workers; w++ {
+		var mine []*tapState
+		for i := w; i < len(taps); i += l.Workers {
+			f, err := requestFrame(taps[i].VM, l.Kind)
+			if err != nil {
+				return Result{}, err
+			}
+			mine = append(mine, &tapState{tap: taps[i], frame: f, ring: make([]pending, l.Window), next: 1})
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if len(l.CPUs) > 0 {
+				var set unix.CPUSet
+				set.Set(l.CPUs[w%len(l.CPUs)])
+				unix.SchedSetaffinity(0, &set)
+			}
+			results[w] = work(mine, l, epoch, measureFrom, end)
+		}()
+	}
+	wg.Wait()
+	total := workerResult{hist: make([]uint32, histBuckets+1)}
+	for _, r := range results {
+		if r.err != nil {
+			return Result{}, r.err
+		}
+		for i, c := range r.hist {
+			total.hist[i] += c
+		}
+		total.replies += r.replies
+		total.lost += r.lost
+		total.wrong += r.wrong
+		total.late += r.late
+		if total.why == "" {
+			total.why = r.why
+		}
+	}
+	return Result{
+		Kind: l.Kind.String(), TAPs: len(taps), Window: l.Window,
+		Replies: total.replies, Rate: float64(total.replies) / l.Duration.Seconds(),
+		P50us: quantile(total.hist, total.replies, 0.50), P99us: quantile(total.hist, total.replies, 0.99),
+		Lost: total.lost, Wrong: total.wrong, Late: total.late, Why: total.why,
+	}, nil
+}
+
+func quantile(hist []uint32, n uint64, q float64) float64 {
+	if n == 0 {
+		return 0
+	}
+	want := uint64(q*float64(n-1)) + 1
+	var seen uint64
+	for i, c := range hist {
+		seen += uint64(c)
+		if seen >= want {
+			return float64(i) + 0.5
+		}
+	}
+	return float64(len(hist))
+}
+
+// work is one generator thread: it keeps every TAP's window full, reads
+// replies as epoll reports them, and times each against its request.
+func work(taps []*tapState, l Load, epoch time.Time, measureFrom, end int64) (res workerResult) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	res.hist = make([]uint32, histBuckets+1)
+	now := func() int64 { return int64(time.Since(epoch)) }
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		res.err = fmt.Errorf("epoll: %w", err)
+		return res
+	}
+	defer unix.Close(ep)
+	for i, t := range taps {
+		drain(t.tap.FD)
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, t.tap.FD, &ev); err != nil {
+			res.err = fmt.Errorf("epoll add %s: %w", t.tap.VM.TAP, err)
+			return res
+		}
+	}
+	send := func(t *tapState) error {
+		xid := t.next & 0xffffff
+		t.next++
+		if xid == 0 {
+			xid, t.next = 1, 2
+		}
+		setXID(t.frame, l.Kind, xid)
+		if t.n == len(t.ring) {
+			// Answers out of order leave done entries behind a slow head.
+			grown := make([]pending, 2*len(t.ring))
+			for j := 0; j < t.n; j++ {
+				grown[j] = t.ring[(t.head+j)%len(t.ring)]
+			}
+			t.ring, t.head = grown, 0
+		}
+		t.ring[(t.head+t.n)%len(t.ring)] = pending{key: xid, at: now()}
+		t.n++
+		for {
+			_, err := unix.Write(t.tap.FD, t.frame)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil && err != unix.EAGAIN {
+				return fmt.Errorf("write to %s: %w", t.tap.VM.TAP, err)
+			}
+			return nil // EAGAIN: counted lost at timeout, as a dropped frame would be
+		}
+	}
+	pop := func(t *tapState) {
+		for t.n > 0 && t.ring[t.head].done {
+			t.head = (t.head + 1) % len(t.ring)
+			t.n--
+		}
+	}
+	for _, t := range taps {
+		for t.n < l.Window {
+			if res.err = send(t); res.err != nil {
+				return res
+			}
+		}
+	}
+	events := make([]unix.EpollEvent, 128)
+	buf := make([]byte, 65536)
+	timeout := int64(l.Timeout)
+	lastSweep := now()
+	for now() < end {
+		n, err := unix.EpollWait(ep, events, 2)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			res.err = fmt.Errorf("epoll wait: %w", err)
+			return res
+		}
+		for _, ev := range events[:max(n, 0)] {
+			t := taps[ev.Fd]
+			for {
+				m, err := unix.Read(t.tap.FD, buf)
+				if err != nil {
+					break // EAGAIN: all read
+				}
+				at := now()
+				v, xid, why := check(buf[:m], t.tap.VM, l.Kind)
+				if v == Unrelated {
+					continue
+				}
+				// The request this answers: by transaction id, else the oldest.
+				idx := -1
+				for j := 0; j < t.n; j++ {
+					k := (t.head + j) % len(t.ring)
+					if !t.ring[k].done && (!hasXID(l.Kind) || t.ring[k].key == xid) {
+						idx = k
+						break
+					}
+				}
+				if idx < 0 {
+					res.late++
+					continue
+				}
+				p := &t.ring[idx]
+				p.done = true
+				pop(t)
+				if p.at >= measureFrom && at < end {
+					if v == Wrong {
+						res.wrong++
+						if res.why == "" {
+							res.why = t.tap.VM.TAP + ": " + why
+						}
+					} else {
+						res.replies++
+						us := (at - p.at) / 1000
+						res.hist[min(us, histBuckets)]++
+					}
+				}
+				if at < end {
+					if res.err = send(t); res.err != nil {
+						return res
+					}
+				}
+			}
+		}
+		if at := now(); at-lastSweep > int64(time.Millisecond) {
+			lastSweep = at
+			for _, t := range taps {
+				for t.n > 0 && at-t.ring[t.head].at > timeout {
+					if t.ring[t.head].at >= measureFrom {
+						res.lost++
+					}
+					t.ring[t.head].done = true
+					pop(t)
+					if at < end {
+						if res.err = send(t); res.err != nil {
+							return res
+						}
+					}
+				}
+			}
+		}
+	}
+	settle(ep, taps, events, buf, l.Timeout)
+	return res
+}
+
+// settle waits, up to timeout, for the answers still on their way, so that
+// they do not reach the next measurement as strays.
+func settle(ep int, taps []*tapState, events []unix.EpollEvent, buf []byte, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		n, _ := unix.EpollWait(ep, events, 5)
+		if n <= 0 {
+			return // quiet for 5 ms
+		}
+		for _, ev := range events[:n] {
+			for {
+				if _, err := unix.Read(taps[ev.Fd].tap.FD, buf); err != nil {
+					break
+				}
+			}
+		}
+	}
+}
+
+// drain reads and forgets whatever a TAP holds from before.
+func drain(fd int) {
+	buf := make([]byte, 65536)
+	for {
+		if _, err := unix.Read(fd, buf); err != nil {
+			return
+		}
+	}
+}
+
+// Probe sends k from tap every 20 ms until a good answer comes, and
+// returns how long that took: a server is ready, or a binding is served.
+func Probe(tap TAP, k Kind, timeout time.Duration) (time.Duration, error) {
+	f, err := requestFrame(tap.VM, k)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	buf := make([]byte, 65536)
+	fds := []unix.PollFd{{Fd: int32(tap.FD), Events: unix.POLLIN}}
+	for xid := uint32(0x7000000); time.Since(start) < timeout; xid++ {
+		setXID(f, k, xid&0xffffff)
+		if _, err := unix.Write(tap.FD, f); err != nil && err != unix.EAGAIN {
+			return 0, fmt.Errorf("write to %s: %w", tap.VM.TAP, err)
+		}
+		for sent := time.Now(); time.Since(sent) < 20*time.Millisecond; {
+			unix.Poll(fds, 2)
+			for {
+				n, err := unix.Read(tap.FD, buf)
+				if err != nil {
+					break
+				}
+				if v, got, why := check(buf[:n], tap.VM, k); v == Wrong {
+					return 0, fmt.Errorf("%s: wrong %s answer: %s", tap.VM.TAP, k, why)
+				} else if v == Good && (!hasXID(k) || got == xid&0xffffff) {
+					return time.Since(start), nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s answer within %v", tap.VM.TAP, k, timeout)
+}
