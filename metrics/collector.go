@@ -1,0 +1,218 @@
+package metrics
+
+import (
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nfdhcpd/nfdhcpd/loader"
+	"github.com/nfdhcpd/nfdhcpd/nfq"
+	"github.com/nfdhcpd/nfdhcpd/responder"
+)
+
+// Sources is what the exporter reads at each scrape. Stats and Bindings are
+// required; the rest is optional.
+type Sources struct {
+	Version  string
+	Steering string // "tc" or "iptables": the mode in force
+	Stats    *nfq.Stats
+	Bindings Bindings
+	// Classifier reads the classifier's pinned counters; nil in iptables
+	// steering.
+	Classifier func() (loader.Stats, error)
+	// Method tells how the classifier is attached to an ifindex; nil in
+	// iptables steering.
+	Method func(ifindex int) string
+	// Queues names the daemon's NFQUEUE queue numbers by kind (dhcp, rs, ns,
+	// dhcpv6); other queues in ProcNFQueue are not reported.
+	Queues map[uint16]string
+	// ProcNFQueue overrides ProcNFQueue (tests).
+	ProcNFQueue string
+	// Health reports why the daemon is not serving, nil when it is.
+	Health func() error
+	Log    *slog.Logger
+}
+
+// Collector is a prometheus.Collector over Sources.
+type Collector struct {
+	src *Sources
+}
+
+// NewCollector returns a collector reading src at every scrape.
+func NewCollector(src *Sources) *Collector { return &Collector{src: src} }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("nfdhcpd_"+name, help, labels, nil)
+}
+
+var (
+	descRequests   = desc("requests_total", "Requests by kind and outcome; outcome unbound counts packets of no binding, accepted untouched.", "kind", "outcome")
+	descReplies    = desc("replies_total", "Replies sent.")
+	descLatency    = desc("reply_duration_seconds", "Time from reading a packet to its reply sent.")
+	descSendErrors = desc("send_errors_total", "Replies and periodic RAs the kernel refused to send.")
+	descVerdictErr = desc("verdict_errors_total", "NFQUEUE verdicts the kernel refused.")
+	descQueueDrop  = desc("nfqueue_dropped_total", "Packets the kernel dropped before the daemon read them: reason queue_full or socket (netlink buffer overrun).", "queue", "kind", "reason")
+	descQueueWait  = desc("nfqueue_waiting", "Packets waiting in the queue for a verdict.", "queue", "kind")
+	descBindings   = desc("bindings", "Binding files: loaded (a good version in force), active (its TAP exists), waiting (loaded, not active), rejected (the last version was refused).", "state")
+	descClsPackets = desc("classifier_packets_total", "tc steering: packets the classifier marked, dropped as spoofed, or let through because the kind is disabled.", "kind", "result")
+	descClsUnbound = desc("classifier_unbound_total", "tc steering: matching packets on an interface with no binding.")
+	descAttached   = desc("attached_taps", "tc steering: active bindings by classifier attach method (none: not attached).", "method")
+	descInfo       = desc("info", "Build and steering mode; always 1.", "version", "steering")
+)
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRequests, descReplies, descLatency, descSendErrors, descVerdictErr,
+		descQueueDrop, descQueueWait, descBindings, descClsPackets, descClsUnbound, descAttached, descInfo} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v int, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+	}
+	gauge(descInfo, 1, s.Version, s.Steering)
+
+	c.collectRequests(counter)
+	n, _ := s.Stats.Replies()
+	counter(descReplies, n)
+	lat := s.Stats.Latency()
+	buckets := make(map[float64]uint64, len(nfq.LatencyBuckets))
+	var cum uint64
+	for i, b := range nfq.LatencyBuckets {
+		cum += lat.Counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(descLatency, lat.Count(), lat.Sum.Seconds(), buckets)
+	counter(descSendErrors, s.Stats.SendErrors.Load())
+	counter(descVerdictErr, s.Stats.VerdictErrors.Load())
+
+	c.collectQueues(counter, gauge)
+	c.collectBindings(gauge)
+	c.collectClassifier(counter)
+}
+
+// collectRequests reports every (kind, outcome) seen, and answered for every
+// kind a VM sends, so that the usual series exist from the start.
+func (c *Collector) collectRequests(counter func(*prometheus.Desc, uint64, ...string)) {
+	st := c.src.Stats
+	for k := responder.Kind(0); k < 32; k++ {
+		if k != responder.KindUnknown && k.String() == "unknown" {
+			break // past the last kind
+		}
+		if k == responder.KindRA {
+			continue // sent, never requested
+		}
+		for o := responder.Outcome(0); o < 16; o++ {
+			if o.String() == "unknown" {
+				break
+			}
+			v := st.Count(k, o)
+			if v == 0 && (o != responder.Answered || k == responder.KindUnknown ||
+				k == responder.KindDHCPOther || k == responder.KindDHCPv6Other) {
+				continue
+			}
+			counter(descRequests, v, k.String(), o.String())
+		}
+	}
+	counter(descRequests, st.Unbound.Load(), responder.KindUnknown.String(), "unbound")
+}
+
+func (c *Collector) collectQueues(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, int, ...string)) {
+	if len(c.src.Queues) == 0 {
+		return
+	}
+	path := c.src.ProcNFQueue
+	if path == "" {
+		path = ProcNFQueue
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		c.logWarn("cannot read NFQUEUE statistics", "err", err)
+		return
+	}
+	defer f.Close()
+	qs, err := ParseNFQueue(f)
+	if err != nil {
+		c.logWarn("cannot read NFQUEUE statistics", "err", err)
+		return
+	}
+	for _, q := range qs {
+		kind, ours := c.src.Queues[q.Queue]
+		if !ours {
+			continue
+		}
+		num := strconv.Itoa(int(q.Queue))
+		counter(descQueueDrop, q.QueueFull, num, kind, "queue_full")
+		counter(descQueueDrop, q.SocketDrops, num, kind, "socket")
+		gauge(descQueueWait, int(q.Waiting), num, kind)
+	}
+}
+
+func (c *Collector) collectBindings(gauge func(*prometheus.Desc, int, ...string)) {
+	var loaded, waiting, rejected int
+	for _, f := range c.src.Bindings.Status() {
+		if f.Binding != nil {
+			loaded++
+			if !f.Active {
+				waiting++
+			}
+		}
+		if f.Err != nil {
+			rejected++
+		}
+	}
+	entries := c.src.Bindings.Entries()
+	gauge(descBindings, loaded, "loaded")
+	gauge(descBindings, len(entries), "active")
+	gauge(descBindings, waiting, "waiting")
+	gauge(descBindings, rejected, "rejected")
+	if c.src.Method == nil {
+		return
+	}
+	byMethod := map[string]int{loader.MethodTCX: 0, loader.MethodClsBPF: 0, "none": 0}
+	for _, e := range entries {
+		m := c.src.Method(e.TAP.Index)
+		if m == "" {
+			m = "none"
+		}
+		byMethod[m]++
+	}
+	for m, n := range byMethod {
+		gauge(descAttached, n, m)
+	}
+}
+
+func (c *Collector) collectClassifier(counter func(*prometheus.Desc, uint64, ...string)) {
+	if c.src.Classifier == nil {
+		return
+	}
+	st, err := c.src.Classifier()
+	if err != nil {
+		c.logWarn("cannot read the classifier's counters", "err", err)
+		return
+	}
+	for _, k := range []struct {
+		name string
+		ks   loader.KindStats
+	}{{"dhcp", st.DHCP}, {"rs", st.RS}, {"ns", st.NS}, {"dhcpv6", st.DHCPv6}} {
+		counter(descClsPackets, k.ks.Marked, k.name, "marked")
+		counter(descClsPackets, k.ks.Spoofed, k.name, "spoofed")
+		counter(descClsPackets, k.ks.Disabled, k.name, "disabled")
+	}
+	counter(descClsUnbound, st.Unbound)
+}
+
+func (c *Collector) logWarn(msg string, args ...any) {
+	if c.src.Log != nil {
+		c.src.Log.Warn(msg, args...)
+	}
+}
