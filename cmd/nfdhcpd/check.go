@@ -96,43 +96,83 @@ func linkExists(name string) bool {
 // checkBindings prints one aligned line per binding file in dir and returns
 // the problems found.
 func checkBindings(cfgPath, dir string, out io.Writer, exists func(string) bool) []error {
-	des, err := os.ReadDir(dir)
+	rows, errs, err := scanBindings(dir, exists)
 	if err != nil {
 		return []error{fmt.Errorf("%s: [general] datapath: %w", cfgPath, err)}
 	}
-	var errs []error
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TAP\tMAC\tIP\tIPV6 PREFIX\tHOSTNAME\tSTATUS")
-	n, bad := 0, 0
+	bad := 0
+	for _, r := range rows {
+		if r.Status != "ok" {
+			bad++
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", r.File, r.Status)
+			continue
+		}
+		status := r.Status
+		if r.Waiting != "" {
+			status += ", " + r.Waiting + " yet"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.TAP, r.MAC, orDash(r.IP != "", r.IP),
+			orDash(r.IPv6Prefix != "", r.IPv6Prefix), r.Hostname, status)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "%d binding files: %d ok, %d invalid\n", len(rows), len(rows)-bad, bad)
+	return errs
+}
+
+// checkRow is one binding file as -t sees it.
+type checkRow struct {
+	File       string `json:"file"`
+	TAP        string `json:"tap,omitempty"`
+	MAC        string `json:"mac,omitempty"`
+	IP         string `json:"ip,omitempty"`
+	IPv6Prefix string `json:"ipv6_prefix,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
+	Status     string `json:"status"`            // ok, invalid, empty
+	Waiting    string `json:"waiting,omitempty"` // a link it names does not exist (yet)
+	Error      string `json:"error,omitempty"`
+}
+
+// scanBindings reads every binding file in dir: one row per file, and the
+// problems found.
+func scanBindings(dir string, exists func(string) bool) ([]checkRow, []error, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []checkRow
+	var errs []error
 	for _, de := range des {
 		if de.IsDir() || binding.Ignored(de.Name()) {
 			continue
 		}
-		n++
 		b, err := binding.ReadFile(filepath.Join(dir, de.Name()))
 		if err != nil {
-			bad++
 			status := "invalid"
 			if errors.Is(err, binding.ErrEmpty) {
 				status = "empty"
 			}
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", de.Name(), status)
+			rows = append(rows, checkRow{File: de.Name(), Status: status, Error: err.Error()})
 			errs = append(errs, err)
 			continue
 		}
-		status := "ok"
+		r := checkRow{File: de.Name(), TAP: b.TAP, MAC: b.MAC.String(), Hostname: b.Hostname, Status: "ok"}
+		if b.IP.IsValid() {
+			r.IP = b.IP.String()
+		}
+		if b.Subnet6.IsValid() {
+			r.IPv6Prefix = b.Subnet6.String()
+		}
 		switch {
 		case !exists(b.TAP):
-			status = "ok, no link " + b.TAP + " yet"
+			r.Waiting = "no link " + b.TAP
 		case !exists(b.InDev):
-			status = "ok, no link " + b.InDev + " (INDEV) yet"
+			r.Waiting = "no link " + b.InDev + " (INDEV)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.TAP, b.MAC, orDash(b.IP.IsValid(), b.IP.String()),
-			orDash(b.Subnet6.IsValid(), b.Subnet6.String()), b.Hostname, status)
+		rows = append(rows, r)
 	}
-	tw.Flush()
-	fmt.Fprintf(out, "%d binding files: %d ok, %d invalid\n", n, n-bad, bad)
-	return errs
+	return rows, errs, nil
 }
 
 func orDash(ok bool, s string) string {
