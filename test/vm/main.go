@@ -1,0 +1,326 @@
+// Command vmtest boots Debian's long-term kernels under qemu (software
+// emulation) and runs the end-to-end suite in each, in both steering
+// modes: `make vmtest`. It prints one line per kernel and mode and exits
+// non-zero when any test fails. See README.md, "Kernel-version tests".
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	cache := flag.String("cache", envOr("VMTEST_CACHE", "/var/cache/nfdhcpd-vmtest"), "kernel packages, kept between runs")
+	out := flag.String("out", "build/vmtest", "scratch and results folder")
+	daemon := flag.String("bin", "bin/nfdhcpd", "the daemon (static)")
+	kernels := flag.String("kernels", "", "comma-separated kernel names (default: all of Kernels)")
+	modes := flag.String("modes", "tc,iptables", "steering modes")
+	jobs := flag.Int("jobs", 2, "VMs at once (each takes one core)")
+	timeout := flag.Duration("timeout", 15*time.Minute, "limit per VM")
+	runRE := flag.String("run", "", "only e2e tests matching this (go test -run)")
+	refresh := flag.Bool("refresh", false, "fetch the suites' current kernels even when some are cached")
+	flag.Parse()
+	if err := mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *refresh); err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func logf(format string, args ...any) {
+	fmt.Printf("vmtest: "+format+"\n", args...)
+}
+
+// job is one VM: a kernel and one steering mode.
+type job struct {
+	k      Kernel
+	tree   *Tree
+	initrd string
+	mode   string
+	dir    string
+	took   time.Duration
+	err    error
+}
+
+func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Duration, runRE string, refresh bool) error {
+	start := time.Now()
+	ks, err := pick(names)
+	if err != nil {
+		return err
+	}
+	if runRE != "" && strings.ContainsAny(runRE, " \t") {
+		return fmt.Errorf("-run %q: no blanks (it travels on the kernel command line)", runRE)
+	}
+	// Commands run in other folders (cpio in the staging root).
+	if out, err = filepath.Abs(out); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	root := filepath.Join(out, "root")
+	e2e := filepath.Join(out, "e2e.test")
+	logf("building the e2e test binary")
+	cmd := exec.Command("go", "test", "-c", "-o", e2e, "./test/e2e")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go test -c ./test/e2e: %v\n%s", err, b)
+	}
+	logf("staging the VM's userspace")
+	if err := stageUserspace(root, daemon, e2e); err != nil {
+		return err
+	}
+	user := filepath.Join(out, "userspace.cpio")
+	if err := writeCPIO(root, user); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return err
+	}
+	var all []*job
+	for _, k := range ks {
+		t, err := fetchKernel(cache, k, refresh)
+		if err != nil {
+			return fmt.Errorf("kernel %s (%s): %w", k.Name, k.Suite, err)
+		}
+		if !strings.HasPrefix(t.Release, k.Series) {
+			return fmt.Errorf("kernel %s: %s's linux-image-amd64 is %s, not %s*: update Kernels", k.Name, k.Suite, t.Release, k.Series)
+		}
+		initrd, err := kernelInitrd(filepath.Join(out, k.Name), t, user)
+		if err != nil {
+			return fmt.Errorf("kernel %s: %w", k.Name, err)
+		}
+		for _, m := range strings.Split(modes, ",") {
+			all = append(all, &job{k: k, tree: t, initrd: initrd, mode: m,
+				dir: filepath.Join(out, k.Name+"-"+m)})
+		}
+	}
+	logf("booting %d VMs, %d at a time", len(all), jobs)
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	for _, j := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t0 := time.Now()
+			j.err = boot(j, timeout, runRE)
+			j.took = time.Since(t0)
+		}()
+	}
+	wg.Wait()
+	return report(all, time.Since(start))
+}
+
+func pick(names string) ([]Kernel, error) {
+	if names == "" {
+		return Kernels, nil
+	}
+	var ks []Kernel
+	for _, n := range strings.Split(names, ",") {
+		found := false
+		for _, k := range Kernels {
+			if k.Name == n || k.Suite == n {
+				ks, found = append(ks, k), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no kernel %q in Kernels", n)
+		}
+	}
+	return ks, nil
+}
+
+// kernelInitrd stages t's modules and appends their archive to the
+// userspace one: the kernel unpacks concatenated archives in turn.
+func kernelInitrd(dir string, t *Tree, userspace string) (string, error) {
+	modroot := filepath.Join(dir, "modroot")
+	load, err := stageModules(t, modroot)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(modroot, "etc"), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(modroot, "etc", "vmtest-modules"), []byte(strings.Join(load, "\n")+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	mods := filepath.Join(dir, "modules.cpio")
+	if err := writeCPIO(modroot, mods); err != nil {
+		return "", err
+	}
+	initrd := filepath.Join(dir, "initrd")
+	cmd := exec.Command("sh", "-c", `cat "$1" "$2" > "$3"`, "sh", userspace, mods, initrd)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("initrd: %v\n%s", err, b)
+	}
+	return initrd, nil
+}
+
+// boot runs one VM to its power-off. Its console goes to console.log and
+// its "vmtest:" lines to our output; results land in dir/share over 9p.
+func boot(j *job, timeout time.Duration, runRE string) error {
+	share := filepath.Join(j.dir, "share")
+	if err := os.MkdirAll(share, 0o755); err != nil {
+		return err
+	}
+	console, err := os.Create(filepath.Join(j.dir, "console.log"))
+	if err != nil {
+		return err
+	}
+	defer console.Close()
+	appendArgs := fmt.Sprintf("console=ttyS0 panic=-1 quiet loglevel=4 random.trust_cpu=on nfdhcpd.modes=%s nfdhcpd.timeout=%s",
+		j.mode, (timeout - time.Minute).String())
+	if runRE != "" {
+		appendArgs += " nfdhcpd.run=" + runRE
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64",
+		"-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
+		"-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
+		"-nic", "none", "-device", "virtio-rng-pci",
+		"-virtfs", "local,path="+share+",mount_tag=out,security_model=none,id=out",
+		"-kernel", j.tree.Vmlinuz, "-initrd", j.initrd, "-append", appendArgs)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	name := j.k.Name + "/" + j.mode
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			l := strings.TrimRight(sc.Text(), "\r")
+			fmt.Fprintln(console, l)
+			if i := strings.Index(l, "vmtest: "); i >= 0 {
+				fmt.Printf("vmtest: [%s] %s\n", name, l[i+len("vmtest: "):])
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	logf("[%s] booting %s", name, filepath.Base(j.tree.Vmlinuz))
+	err = cmd.Run()
+	pw.Close()
+	<-done
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: no power-off within %v (console: %s)", name, timeout, console.Name())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: qemu: %v (console: %s)", name, err, console.Name())
+	}
+	return nil
+}
+
+// report prints one line per VM, then the failures' logs and the skip
+// reasons, and fails when any VM or test did.
+func report(all []*job, took time.Duration) error {
+	var failed, passed, skipped int
+	var details strings.Builder
+	bad := false
+	fmt.Println()
+	fmt.Printf("%-6s %-9s %-24s %-8s %6s %6s %7s %8s\n", "KERNEL", "MODE", "RELEASE", "ATTACH", "PASSED", "FAILED", "SKIPPED", "TIME")
+	for _, j := range all {
+		share := filepath.Join(j.dir, "share")
+		release := readTrim(filepath.Join(share, "release"))
+		res, err := results(share, j.mode)
+		if j.err != nil && err == nil {
+			err = j.err
+		}
+		if err == nil && !strings.HasPrefix(release, j.k.Series) {
+			err = fmt.Errorf("the VM runs %q, not %s*", release, j.k.Series)
+		}
+		if err != nil {
+			bad = true
+			fmt.Printf("%-6s %-9s %-24s %s\n", j.k.Name, j.mode, release, "ERROR")
+			fmt.Fprintf(&details, "\n=== %s/%s: %v\n", j.k.Name, j.mode, err)
+			if c, e := os.ReadFile(filepath.Join(j.dir, "console.log")); e == nil {
+				fmt.Fprintf(&details, "--- console (last lines):\n%s\n", tail(string(c), 40))
+			}
+			continue
+		}
+		attach := res.Attach
+		if j.mode != "tc" {
+			attach = "-"
+		} else if attach == "" {
+			attach = "?"
+		}
+		fmt.Printf("%-6s %-9s %-24s %-8s %6d %6d %7d %8s\n", j.k.Name, j.mode, release, attach,
+			len(res.Passed), len(res.Failed)+len(res.Unfinished), len(res.Skipped), j.took.Round(time.Second))
+		passed += len(res.Passed)
+		failed += len(res.Failed) + len(res.Unfinished)
+		skipped += len(res.Skipped)
+		if len(res.Failed)+len(res.Unfinished) > 0 || res.PackageFailed || len(res.Passed) == 0 {
+			bad = true
+		}
+		for _, t := range sorted(res.Failed) {
+			fmt.Fprintf(&details, "\n=== FAIL %s/%s %s\n%s", j.k.Name, j.mode, t, res.FailureLog(t))
+		}
+		for _, t := range res.Unfinished {
+			fmt.Fprintf(&details, "\n=== UNFINISHED %s/%s %s (the suite crashed or timed out)\n%s%s", j.k.Name, j.mode, t,
+				res.FailureLog(t), tail(res.Output[""], 60))
+		}
+		if res.PackageFailed && len(res.Failed)+len(res.Unfinished) == 0 {
+			fmt.Fprintf(&details, "\n=== %s/%s: the suite failed outside any test\n%s", j.k.Name, j.mode, tail(res.Output[""], 60))
+		}
+		if len(res.Passed) == 0 {
+			fmt.Fprintf(&details, "\n=== %s/%s: no test passed\n", j.k.Name, j.mode)
+		}
+		for _, t := range sorted(res.Skipped) {
+			fmt.Fprintf(&details, "skipped %s/%s %s: %s\n", j.k.Name, j.mode, t, res.Reason(t))
+		}
+	}
+	fmt.Print(details.String())
+	fmt.Printf("\nvmtest: %d passed, %d failed, %d skipped (%s)\n", passed, failed, skipped, took.Round(time.Second))
+	if bad {
+		return errors.New("some kernels failed (logs under build/vmtest/<kernel>-<mode>/)")
+	}
+	return nil
+}
+
+// results converts the VM's test2json stream for mode and summarizes it.
+func results(share, mode string) (*Result, error) {
+	raw := filepath.Join(share, "e2e-"+mode+".out")
+	in, err := os.Open(raw)
+	if err != nil {
+		return nil, fmt.Errorf("no e2e output: %w", err)
+	}
+	defer in.Close()
+	cmd := exec.Command("go", "tool", "test2json", "-t")
+	cmd.Stdin = in
+	js, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go tool test2json < %s: %w", raw, err)
+	}
+	os.WriteFile(filepath.Join(share, "e2e-"+mode+".json"), js, 0o644)
+	return summarize(strings.NewReader(string(js)))
+}
+
+func readTrim(p string) string {
+	b, _ := os.ReadFile(p)
+	return strings.TrimSpace(string(b))
+}
+
+func tail(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
