@@ -26,7 +26,7 @@ type Result struct {
 	PackageFailed           bool
 }
 
-var attachRE = regexp.MustCompile(`attach method: (\S+)`)
+var attachRE = regexp.MustCompile(`attach method: (\S+) \(attach = auto`)
 
 // summarize reads test2json events.
 func summarize(r io.Reader) (*Result, error) {
