@@ -26,6 +26,7 @@ type flags struct {
 	Debug      bool
 	Test       bool
 	Version    bool
+	JSON       bool
 }
 
 const usageText = `Usage: nfdhcpd [options]
@@ -41,6 +42,8 @@ Options:
   -t, --test         check the configuration and every binding file in datapath,
                      print one line per binding, and exit: 0 when all are valid,
                      1 after printing every error (file, line, key, why)
+      --json         print -t's report, and the binding table SIGUSR1 logs,
+                     as JSON for scripts instead of aligned columns
       --version      print the version and exit
   -h, --help         print this help and exit
 `
@@ -66,6 +69,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.Test, "t", false, "")
 	fs.BoolVar(&f.Test, "test", false, "")
 	fs.BoolVar(&f.Version, "version", false, "")
+	fs.BoolVar(&f.JSON, "json", false, "")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -89,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.Version {
 		fmt.Fprintln(stdout, "nfdhcpd", buildVersion())
 		return 0
+	}
+	jsonOutput = opts.JSON
+	if opts.Test && opts.JSON {
+		return checkJSON(opts.Config, stdout, linkExists)
 	}
 	if opts.Test {
 		return check(opts.Config, stdout, stderr)

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ type daemon struct {
 	cfg      *Config
 	log      *slog.Logger
 	logFile  *logFile
+	logOut   io.Writer // where the log goes; SIGUSR1's table is written there too
 	settings *responder.Settings
 	store    *binding.Store
 	loader   *loader.Loader // nil in iptables steering
@@ -103,6 +105,10 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 	if err != nil {
 		return err
 	}
+	var serving atomic.Bool // /healthz: ok once ready
+	if err := d.startMetrics(ctx, steering, &serving); err != nil {
+		return err
+	}
 	caps := capsIptables
 	if d.loader != nil {
 		caps = capsTC
@@ -134,7 +140,12 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 	if ready != nil {
 		ready()
 	}
+	serving.Store(true)
+	if err := sdNotify("READY=1"); err != nil {
+		d.log.Warn("cannot notify systemd", "err", err)
+	}
 	err = d.waitSignals(storeDone, readerFailed)
+	sdNotify("STOPPING=1")
 	cancel()
 	waitTimeout(&wg, shutdownGrace)
 	d.log.Info("stopped")
@@ -157,6 +168,7 @@ func (d *daemon) openLog(foreground, debug bool) error {
 	if debug {
 		level = slog.LevelDebug
 	}
+	d.logOut = w
 	d.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	return nil
 }
@@ -258,28 +270,13 @@ func (d *daemon) waitSignals(storeDone, readerFailed <-chan error) error {
 	}
 }
 
-// logTable logs one line per binding file: in force or not, and why.
+// logTable logs the binding table: one row per binding file, in force or
+// not and why; aligned columns, or JSON with --json.
 func (d *daemon) logTable() {
-	st := d.store.Status()
-	d.log.Info("binding table", "files", len(st), "active", len(d.store.Entries()))
-	for _, f := range st {
-		args := []any{"iface", f.TAP, "active", f.Active}
-		if b := f.Binding; b != nil {
-			args = append(args, "mac", b.MAC.String(), "ip", b.IP, "subnet6", b.Subnet6, "hostname", b.Hostname)
-		}
-		if e := d.store.ByName(f.TAP); e != nil {
-			args = append(args, "ifindex", e.TAP.Index)
-			if d.loader != nil {
-				args = append(args, "attach", d.loader.Method(e.TAP.Index))
-			}
-		}
-		if f.Waiting != "" {
-			args = append(args, "waiting", f.Waiting)
-		}
-		if f.Err != nil {
-			args = append(args, "err", f.Err.Error())
-		}
-		d.log.Info("binding", args...)
+	rows := d.bindingRows()
+	d.log.Info("binding table", "files", len(rows), "active", len(d.store.Entries()))
+	if err := writeBindingTable(d.logOut, rows, jsonOutput); err != nil {
+		d.log.Warn("cannot write the binding table", "err", err)
 	}
 }
 
