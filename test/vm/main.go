@@ -116,9 +116,9 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 	var wg sync.WaitGroup
 	for _, j := range all {
 		wg.Add(1)
+		sem <- struct{}{} // in order: kernels start as listed
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			t0 := time.Now()
 			j.err = boot(j, timeout, runRE)
