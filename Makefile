@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean
+.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean vmtest
 
 all: build
 
@@ -58,3 +58,11 @@ clean:
 # from nfdhcpd; printed beside the binding file. Needs root.
 demo: build
 	NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd test/demo/demo.sh
+
+# The end-to-end suite inside VMs booting Debian's 5.10, 6.1 and 6.12
+# kernels (qemu, software emulation; test/vm/kernels.go lists them). Kernel
+# packages are cached in VMTEST_CACHE; VMTEST_FLAGS passes -kernels, -modes,
+# -run, -jobs, -refresh. Needs root, qemu-system-x86, busybox-static, cpio.
+VMTEST_CACHE ?= /var/cache/nfdhcpd-vmtest
+vmtest: build
+	VMTEST_CACHE=$(VMTEST_CACHE) $(GO) run ./test/vm $(VMTEST_FLAGS)
