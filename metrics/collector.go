@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"log/slog"
-	"os"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,10 +25,11 @@ type Sources struct {
 	// iptables steering.
 	Method func(ifindex int) string
 	// Queues names the daemon's NFQUEUE queue numbers by kind (dhcp, rs, ns,
-	// dhcpv6); other queues in ProcNFQueue are not reported.
+	// dhcpv6); other queues in NFQueue are not reported.
 	Queues map[uint16]string
-	// ProcNFQueue overrides ProcNFQueue (tests).
-	ProcNFQueue string
+	// NFQueue is ProcNFQueue, opened while the daemon was root; nil: no
+	// queue counters.
+	NFQueue *NFQueueFile
 	// Health reports why the daemon is not serving, nil when it is.
 	Health func() error
 	Log    *slog.Logger
@@ -127,20 +127,10 @@ func (c *Collector) collectRequests(counter func(*prometheus.Desc, uint64, ...st
 }
 
 func (c *Collector) collectQueues(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, int, ...string)) {
-	if len(c.src.Queues) == 0 {
+	if c.src.NFQueue == nil {
 		return
 	}
-	path := c.src.ProcNFQueue
-	if path == "" {
-		path = ProcNFQueue
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		c.logWarn("cannot read NFQUEUE statistics", "err", err)
-		return
-	}
-	defer f.Close()
-	qs, err := ParseNFQueue(f)
+	qs, err := c.src.NFQueue.Read()
 	if err != nil {
 		c.logWarn("cannot read NFQUEUE statistics", "err", err)
 		return

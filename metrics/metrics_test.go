@@ -18,7 +18,7 @@ import (
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/loader"
-	"github.com/nfdhcpd/nfdhcpd/nfq"
+	nfqpkg "github.com/nfdhcpd/nfdhcpd/nfq"
 )
 
 // fakeBindings: tap10 active (ifindex 7), tap11 waiting for its TAP, tap12
@@ -62,7 +62,12 @@ func testSources(t *testing.T) *Sources {
 		"   42  12345     3 2 65535     5     7 100 1\n"+
 		"   43  12346     0 2 65535     0     0 10 1\n"+
 		"   99  55555     1 2 65535     4     4 10 1\n"), 0o644)
-	st := &nfq.Stats{}
+	nfq, err := OpenNFQueue(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nfq.Close() })
+	st := &nfqpkg.Stats{}
 	st.Unbound.Add(4)
 	st.SendErrors.Add(2)
 	st.VerdictErrors.Add(1)
@@ -77,8 +82,8 @@ func testSources(t *testing.T) *Sources {
 			}
 			return ""
 		},
-		Queues:      map[uint16]string{42: "dhcp", 43: "rs"},
-		ProcNFQueue: proc,
+		Queues:  map[uint16]string{42: "dhcp", 43: "rs"},
+		NFQueue: nfq,
 	}
 }
 
@@ -282,5 +287,26 @@ func TestParseExposition(t *testing.T) {
 	}
 	if _, err := ParseExposition(strings.NewReader("nfdhcpd_x{ 1\n")); err == nil {
 		t.Error("ParseExposition accepted a broken line")
+	}
+}
+
+// The file is reread from the start at each scrape, as /proc's is.
+func TestNFQueueFileRereads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q")
+	os.WriteFile(path, []byte("42 1 0 2 0 1 0 0 1\n"), 0o644)
+	q, err := OpenNFQueue(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for _, want := range []uint64{1, 1} {
+		qs, err := q.Read()
+		if err != nil || len(qs) != 1 || qs[0].QueueFull != want {
+			t.Errorf("Read() = %+v, %v; want queue_full %d", qs, err, want)
+		}
+	}
+	os.WriteFile(path, []byte("42 1 0 2 0 9 0 0 1\n"), 0o644)
+	if qs, err := q.Read(); err != nil || len(qs) != 1 || qs[0].QueueFull != 9 {
+		t.Errorf("after rewrite: Read() = %+v, %v; want queue_full 9", qs, err)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ProcNFQueue is where the kernel lists the NFQUEUE queues bound in the
@@ -48,4 +50,38 @@ func ParseNFQueue(r io.Reader) ([]QueueStats, error) {
 		out = append(out, QueueStats{Queue: uint16(v[0]), Waiting: v[2], QueueFull: v[5], SocketDrops: v[6]})
 	}
 	return out, sc.Err()
+}
+
+// NFQueueFile keeps ProcNFQueue open. The kernel makes it readable by root
+// only (0440) and checks that at open, so the daemon opens it before it
+// drops root and rereads it from the start at each scrape.
+type NFQueueFile struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// OpenNFQueue opens path (ProcNFQueue, or another file in its format).
+func OpenNFQueue(path string) (*NFQueueFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &NFQueueFile{f: f}, nil
+}
+
+// Read returns the queues listed now.
+func (q *NFQueueFile) Read() ([]QueueStats, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, err := q.f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", q.f.Name(), err)
+	}
+	return ParseNFQueue(q.f)
+}
+
+// Close closes the file.
+func (q *NFQueueFile) Close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.f.Close()
 }

@@ -34,6 +34,13 @@ func (d *daemon) startMetrics(ctx context.Context, steering Steering, ready *ato
 	if d.loader != nil {
 		src.Classifier, src.Method = d.loader.Stats, d.loader.Method
 	}
+	// Root-only (0440): opened now, before the daemon drops root.
+	if q, err := metrics.OpenNFQueue(metrics.ProcNFQueue); err != nil {
+		d.log.Warn("no NFQUEUE drop counters", "err", err)
+	} else {
+		src.NFQueue = q
+		go func() { <-ctx.Done(); q.Close() }()
+	}
 	srv, err := metrics.Listen(addr, metrics.NewHandler(src))
 	if err != nil {
 		return err
