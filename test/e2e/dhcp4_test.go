@@ -46,6 +46,23 @@ func TestUdhcpc(t *testing.T) {
 	})
 }
 
+// iscVars is what the seed configuration and binding give, in the variable
+// names dhclient and dhcpcd both hand their scripts.
+var iscVars = map[string]string{
+	"new_ip_address":             "192.0.2.100",
+	"new_subnet_mask":            "255.255.255.0",
+	"new_broadcast_address":      "192.0.2.255",
+	"new_routers":                "192.0.2.1",
+	"new_domain_name_servers":    "192.0.2.2 192.0.2.3",
+	"new_domain_name":            "example.com",
+	"new_host_name":              "testing-vm",
+	"new_dhcp_lease_time":        "604800",
+	"new_dhcp_renewal_time":      "3600",
+	"new_dhcp_rebinding_time":    "529200",
+	"new_dhcp_server_identifier": "192.0.2.1",
+	"new_interface_mtu":          "1450",
+}
+
 func TestDhclient4(t *testing.T) {
 	lab.RequireTools(t, "dhclient")
 	forEachMode(t, func(t *testing.T, m steering) {
@@ -54,20 +71,7 @@ func TestDhclient4(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want(t, "dhclient", got, map[string]string{
-			"new_ip_address":             "192.0.2.100",
-			"new_subnet_mask":            "255.255.255.0",
-			"new_broadcast_address":      "192.0.2.255",
-			"new_routers":                "192.0.2.1",
-			"new_domain_name_servers":    "192.0.2.2 192.0.2.3",
-			"new_domain_name":            "example.com",
-			"new_host_name":              "testing-vm",
-			"new_dhcp_lease_time":        "604800",
-			"new_dhcp_renewal_time":      "3600",
-			"new_dhcp_rebinding_time":    "529200",
-			"new_dhcp_server_identifier": "192.0.2.1",
-			"new_interface_mtu":          "1450",
-		})
+		want(t, "dhclient", got, iscVars)
 	})
 }
 
@@ -79,18 +83,6 @@ func TestDhcpcd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want(t, "dhcpcd", got, map[string]string{
-			"new_ip_address":             "192.0.2.100",
-			"new_subnet_mask":            "255.255.255.0",
-			"new_broadcast_address":      "192.0.2.255",
-			"new_routers":                "192.0.2.1",
-			"new_domain_name_servers":    "192.0.2.2 192.0.2.3",
-			"new_domain_name":            "example.com",
-			"new_host_name":              "testing-vm",
-			"new_dhcp_lease_time":        "604800",
-			"new_dhcp_renewal_time":      "3600",
-			"new_dhcp_server_identifier": "192.0.2.1",
-			"new_interface_mtu":          "1450",
-		})
+		want(t, "dhcpcd", got, iscVars)
 	})
 }

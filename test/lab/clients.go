@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -100,7 +101,7 @@ func (vm *VM) Dhclient6(stateless bool) (Vars, error) {
 func (vm *VM) Dhcpcd() (Vars, error) {
 	conf := vm.Dir + "/dhcpcd.conf"
 	os.WriteFile(conf, []byte(`option subnet_mask, routers, domain_name_servers, domain_name,
-option host_name, interface_mtu, domain_search, broadcast, dhcp_renewal_time, dhcp_lease_time
+option host_name, interface_mtu, domain_search, broadcast, dhcp_renewal_time, dhcp_rebinding_time, dhcp_lease_time
 nohook resolv.conf, hostname, timesyncd, ntp
 noipv4ll
 noarp
@@ -116,13 +117,17 @@ func (vm *VM) untilFile(out string, timeout time.Duration, args ...string) (Vars
 	var log strings.Builder
 	cmd := exec.Command("ip", append([]string{"netns", "exec", vm.NS}, args...)...)
 	cmd.Stdout, cmd.Stderr = &log, &log
+	// Clients fork helpers (dhcpcd's privilege separation) that keep the
+	// output pipe open: stop the whole group, and do not wait on the pipe.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	defer func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	}()
 	deadline := time.Now().Add(timeout)
