@@ -68,6 +68,12 @@ func dropPrivileges(acct account, caps []uintptr) error {
 	if acct.uid == 0 {
 		return nil // user = root keeps root
 	}
+	if syscall.Getuid() == acct.uid && syscall.Geteuid() == acct.uid {
+		// Started as that user already (systemd's User= with
+		// AmbientCapabilities=): the unit's capability sets hold what
+		// the steering needs, and changing credentials is not allowed.
+		return nil
+	}
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); e != 0 {
 		if e == syscall.ENOTSUP {
 			return errors.New("this binary was built with cgo, which cannot change every thread's credentials: build with CGO_ENABLED=0")

@@ -64,7 +64,8 @@ func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
 	l.t.Helper()
 	bin := Binary(l.t)
 	d := &Daemon{lab: l, log: &syncBuffer{}, done: make(chan error, 1)}
-	args := append([]string{"netns", "exec", l.HostNS, bin, "-c", conf, "-f", "-d"}, extra...)
+	args := append([]string{"netns", "exec", l.HostNS}, l.Wrapper...)
+	args = append(append(args, bin, "-c", conf, "-f", "-d"), extra...)
 	d.cmd = exec.Command("ip", args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {

@@ -21,6 +21,9 @@ type Lab struct {
 	Dir    string // scratch folder: config, bindings, client scripts
 	// PinPath is the daemon's bpf_pin_path once BPFFS has mounted one.
 	PinPath string
+	// Wrapper, when set, is the command StartDaemon runs the daemon under
+	// (e.g. setpriv, to start it as systemd's unit would).
+	Wrapper []string
 }
 
 // New makes a lab named after the test. It skips the test when not root or
