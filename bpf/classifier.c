@@ -4,9 +4,10 @@
  * cls_bpf in direct-action mode). It marks the packets the daemon answers
  * (DHCPv4, Router and Neighbor Solicitations, DHCPv6) so that the daemon's
  * own `-m mark ... -j NFQUEUE` rules steer them to userspace, and drops those
- * sent with a source MAC other than the binding's. Everything else leaves
+ * sent with a source MAC other than the binding's or beyond the TAP's rate
+ * limit, so that they are never queued. Everything else leaves
  * untouched as early as possible; no packet is ever redirected from here, and
- * every verdict except the spoof drop lets other programs and the stack run.
+ * every verdict except those two drops lets other programs and the stack run.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -38,6 +39,16 @@ struct {
 	__type(value, struct iface_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ifaces SEC(".maps");
+
+/* Created by the classifier on a TAP's first packet; removed by the loader
+ * with the ifaces entry. Same size as ifaces: only bound TAPs get one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct iface_key);
+	__type(value, struct iface_limit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} limits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -185,6 +196,45 @@ static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
 	       a[4] == b[4] && a[5] == b[5];
 }
 
+/*
+ * over_limit takes a token from the TAP's bucket and reports whether there
+ * was none. A TAP's bucket is its own: another TAP's excess never touches it.
+ */
+static __always_inline int over_limit(const struct mark_config *cfg, struct iface_key *key)
+{
+	__u64 interval = cfg->interval_ns, burst = cfg->burst_ns;
+	struct iface_limit *lim;
+	__u64 now, tat;
+	int over;
+
+	if (!interval)
+		return 0;
+	lim = bpf_map_lookup_elem(&limits, key);
+	if (!lim) {
+		struct iface_limit fresh = {};
+
+		/* BPF_NOEXIST: another CPU may have made it meanwhile. */
+		bpf_map_update_elem(&limits, key, &fresh, BPF_NOEXIST);
+		lim = bpf_map_lookup_elem(&limits, key);
+		if (!lim)
+			return 0; /* map full: fail open rather than starve the VM */
+	}
+	/* Helpers may not be called under the lock. */
+	now = bpf_ktime_get_ns();
+	bpf_spin_lock(&lim->lock);
+	tat = lim->tat > now ? lim->tat : now;
+	tat += interval;
+	over = tat - now > burst;
+	if (over) {
+		lim->limited++;
+	} else {
+		lim->tat = tat;
+		lim->passed++;
+	}
+	bpf_spin_unlock(&lim->lock);
+	return over;
+}
+
 static __always_inline int steer(struct __sk_buff *skb, __u32 kind)
 {
 	struct iface_key key = { .ifindex = skb->ifindex };
@@ -218,6 +268,10 @@ static __always_inline int steer(struct __sk_buff *skb, __u32 kind)
 	if (!(ifc->flags & NFDHCPD_FLAG_MACSPOOF) &&
 	    !mac_equal(eth->h_source, ifc->mac)) {
 		ks->spoofed++;
+		return TC_ACT_SHOT;
+	}
+	if (over_limit(cfg, &key)) {
+		ks->limited++;
 		return TC_ACT_SHOT;
 	}
 	/* Only our bits change: others' marks on the same packet survive. */

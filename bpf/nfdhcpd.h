@@ -11,7 +11,7 @@
 
 #include <linux/types.h>
 
-#define NFDHCPD_LAYOUT_VERSION 1
+#define NFDHCPD_LAYOUT_VERSION 2
 
 /* Kinds of packet the classifier marks; also the bits of iface_value.kinds. */
 enum nfdhcpd_kind {
@@ -33,8 +33,8 @@ struct iface_key {
 	__u32 ifindex;
 };
 
-/* Value of the ifaces map. A per-TAP rate limit (issue 9) belongs in a
- * separate map keyed the same way, so this layout need not change for it. */
+/* Value of the ifaces map. The per-TAP rate limit lives in the limits map,
+ * keyed the same way, so that this one stays a plain, readable record. */
 struct iface_value {
 	__u8 mac[6];  /* the binding's MAC: the only Ethernet source accepted */
 	__u8 kinds;   /* enum nfdhcpd_kind bits: which packets to mark */
@@ -42,7 +42,9 @@ struct iface_value {
 };
 
 /* Single-entry config array: written by the loader before any attach. The
- * classifier sets mark = (mark & ~mask) | kind_mark[kind] on matching packets. */
+ * classifier sets mark = (mark & ~mask) | kind_mark[kind] on matching packets,
+ * and admits them per TAP through a token bucket of rate 1/interval_ns and
+ * depth burst_ns/interval_ns (interval_ns 0: no limit). */
 struct mark_config {
 	__u32 version;   /* NFDHCPD_LAYOUT_VERSION of the writer */
 	__u32 mask;      /* the skb mark bits we own */
@@ -50,6 +52,25 @@ struct mark_config {
 	__u32 rs_mark;
 	__u32 ns_mark;
 	__u32 dhcpv6_mark;
+	__u64 interval_ns; /* ns per token: 1e9 / rate; 0 turns the limit off */
+	__u64 burst_ns;    /* burst * interval_ns: how far ahead a TAP may run */
+};
+
+/*
+ * Value of the limits map, keyed by iface_key: one token bucket per TAP, in
+ * GCRA form (tat, the time at which the bucket is full again, is the whole
+ * state). Shared by every CPU and guarded by a spin lock rather than per-CPU:
+ * a multiqueue TAP's packets arrive on several CPUs, and per-CPU buckets
+ * would multiply the limit by the CPU count. Atomic compare-and-exchange
+ * would avoid the lock but needs Linux 5.12, and 5.10 is supported; the
+ * lock is only ever contended by packets of the same TAP.
+ */
+struct iface_limit {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 tat;     /* bpf_ktime_get_ns() at which the bucket is full again */
+	__u64 passed;  /* packets admitted */
+	__u64 limited; /* packets over the limit: dropped in the kernel */
 };
 
 /* Outcome counters for one kind. */
@@ -57,6 +78,7 @@ struct kind_counters {
 	__u64 marked;  /* mark set, passed on (TC_ACT_UNSPEC / TCX_NEXT) */
 	__u64 spoofed; /* source MAC != bound MAC without MACSPOOF: dropped */
 	__u64 disabled; /* interface bound but this kind not enabled: untouched */
+	__u64 limited; /* over its TAP's rate limit: dropped */
 };
 
 /* Single-entry per-CPU array: the loader sums the CPUs. */

@@ -334,6 +334,12 @@ func (l *Loader) detachLocked(ifindex int, name string) error {
 	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		errs = append(errs, fmt.Errorf("detach %s: delete ifaces entry %d: %w", name, ifindex, err))
 	}
+	// After the ifaces entry: with that gone the classifier creates no
+	// new bucket for this ifindex.
+	err = l.limits.Delete(classifierIfaceKey{Ifindex: uint32(ifindex)})
+	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		errs = append(errs, fmt.Errorf("detach %s: delete limits entry %d: %w", name, ifindex, err))
+	}
 	errs = append(errs, l.detachTCX(ifindex, name), l.detachClsBPF(ifindex, name))
 	if err := errors.Join(errs...); err != nil {
 		return err

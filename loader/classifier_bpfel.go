@@ -28,6 +28,18 @@ type classifierIfaceKey struct {
 	Ifindex uint32
 }
 
+type classifierIfaceLimit struct {
+	_    structs.HostLayout
+	Lock struct {
+		_   structs.HostLayout
+		Val uint32
+	}
+	Pad     uint32
+	Tat     uint64
+	Passed  uint64
+	Limited uint64
+}
+
 type classifierIfaceValue struct {
 	_     structs.HostLayout
 	Mac   [6]uint8
@@ -40,6 +52,7 @@ type classifierKindCounters struct {
 	Marked   uint64
 	Spoofed  uint64
 	Disabled uint64
+	Limited  uint64
 }
 
 type classifierMarkConfig struct {
@@ -50,6 +63,8 @@ type classifierMarkConfig struct {
 	RsMark     uint32
 	NsMark     uint32
 	Dhcpv6Mark uint32
+	IntervalNs uint64
+	BurstNs    uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -58,6 +73,7 @@ type classifierMarkConfig struct {
 const (
 	classifierMapConfig           = "config"
 	classifierMapIfaces           = "ifaces"
+	classifierMapLimits           = "limits"
 	classifierMapStats            = "stats"
 	classifierProgNfdhcpdClassify = "nfdhcpd_classify"
 )
@@ -113,6 +129,7 @@ type classifierProgramSpecs struct {
 type classifierMapSpecs struct {
 	Config *ebpf.MapSpec `ebpf:"config"`
 	Ifaces *ebpf.MapSpec `ebpf:"ifaces"`
+	Limits *ebpf.MapSpec `ebpf:"limits"`
 	Stats  *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -144,6 +161,7 @@ func (o *classifierObjects) Close() error {
 type classifierMaps struct {
 	Config *ebpf.Map `ebpf:"config"`
 	Ifaces *ebpf.Map `ebpf:"ifaces"`
+	Limits *ebpf.Map `ebpf:"limits"`
 	Stats  *ebpf.Map `ebpf:"stats"`
 }
 
@@ -151,6 +169,7 @@ func (m *classifierMaps) Close() error {
 	return _ClassifierClose(
 		m.Config,
 		m.Ifaces,
+		m.Limits,
 		m.Stats,
 	)
 }

@@ -56,7 +56,34 @@ type Config struct {
 	MarkMask uint32     // mark_mask: the skb mark bits we own; 0 = DefaultMark
 	Attach   AttachMode // attach
 	Chain    string     // mangle chain for our NFQUEUE rules (tests use their own)
+	Limit    RateLimit  // per-TAP token bucket; the zero value is no limit
 	Logger   *slog.Logger
+}
+
+// RateLimit is a token bucket: PerSecond packets a second on average, up to
+// Burst at once. Each bound TAP has its own. PerSecond 0 turns it off (the
+// daemon's configuration supplies its default, not the loader).
+type RateLimit struct {
+	PerSecond uint32
+	Burst     uint32
+}
+
+// String returns the configuration file spelling.
+func (r RateLimit) String() string {
+	if r.PerSecond == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d/s burst %d", r.PerSecond, r.Burst)
+}
+
+// bucket returns the classifier's form: ns per token, and how far ahead of
+// now a TAP's bucket may be drawn.
+func (r RateLimit) bucket() (intervalNs, burstNs uint64) {
+	if r.PerSecond == 0 {
+		return 0, 0
+	}
+	interval := uint64(1e9) / uint64(r.PerSecond)
+	return interval, interval * uint64(r.Burst)
 }
 
 // ErrUnsupported is wrapped by errors meaning that tc steering cannot work
@@ -89,6 +116,12 @@ func (c Config) validate() error {
 	}
 	if c.Attach > AttachTC {
 		return fmt.Errorf("attach: unknown mode %d", c.Attach)
+	}
+	if c.Limit.PerSecond > 1e9 {
+		return fmt.Errorf("rate limit %d/s: at most 1000000000/s", c.Limit.PerSecond)
+	}
+	if c.Limit.PerSecond > 0 && c.Limit.Burst == 0 {
+		return fmt.Errorf("rate limit %s: burst must be at least 1", c.Limit)
 	}
 	if len(c.Chain) > 28 {
 		return fmt.Errorf("chain %q longer than iptables' 28 characters", c.Chain)

@@ -16,7 +16,7 @@ import (
 
 // layoutVersion is NFDHCPD_LAYOUT_VERSION in bpf/nfdhcpd.h: pinned maps
 // written by another layout are recreated, not reused.
-const layoutVersion = 1
+const layoutVersion = 2
 
 // Names under PinPath.
 const (
@@ -35,6 +35,7 @@ type Loader struct {
 	prog   *ebpf.Program
 	progID ebpf.ProgramID
 	ifaces *ebpf.Map
+	limits *ebpf.Map
 	stats  *ebpf.Map
 	config *ebpf.Map
 }
@@ -105,7 +106,7 @@ func (l *Loader) load() error {
 	if err != nil {
 		return fmt.Errorf("%w: load classifier: %w", ErrUnsupported, err)
 	}
-	l.ifaces, l.stats, l.config = objs.Ifaces, objs.Stats, objs.Config
+	l.ifaces, l.limits, l.stats, l.config = objs.Ifaces, objs.Limits, objs.Stats, objs.Config
 
 	if err := l.writeConfig(); err != nil {
 		objs.NfdhcpdClassify.Close()
@@ -139,7 +140,7 @@ func (l *Loader) dropStaleMaps() bool {
 }
 
 func (l *Loader) unpinMaps() {
-	for _, name := range []string{classifierMapIfaces, classifierMapStats, classifierMapConfig, progPin} {
+	for _, name := range []string{classifierMapIfaces, classifierMapLimits, classifierMapStats, classifierMapConfig, progPin} {
 		if err := os.Remove(filepath.Join(l.cfg.PinPath, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.log.Warn("remove stale pin", "name", name, "error", err)
 		}
@@ -155,6 +156,7 @@ func (l *Loader) writeConfig() error {
 		NsMark:     MarkFor(l.cfg, KindNS),
 		Dhcpv6Mark: MarkFor(l.cfg, KindDHCPv6),
 	}
+	c.IntervalNs, c.BurstNs = l.cfg.Limit.bucket()
 	if err := l.config.Put(uint32(0), &c); err != nil {
 		return fmt.Errorf("write classifier config: %w", err)
 	}
@@ -198,7 +200,7 @@ func (l *Loader) sameProgram(freshInfo *ebpf.ProgramInfo, old *ebpf.Program) boo
 		return false
 	}
 	want := []ebpf.MapID{}
-	for _, m := range []*ebpf.Map{l.ifaces, l.stats, l.config} {
+	for _, m := range []*ebpf.Map{l.ifaces, l.limits, l.stats, l.config} {
 		info, err := m.Info()
 		if err != nil {
 			return false
@@ -233,12 +235,12 @@ func (l *Loader) Close() error {
 	if l.prog != nil {
 		errs = append(errs, l.prog.Close())
 	}
-	for _, m := range []*ebpf.Map{l.ifaces, l.stats, l.config} {
+	for _, m := range []*ebpf.Map{l.ifaces, l.limits, l.stats, l.config} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
 	}
-	l.prog, l.ifaces, l.stats, l.config = nil, nil, nil, nil
+	l.prog, l.ifaces, l.limits, l.stats, l.config = nil, nil, nil, nil, nil
 	if l.lock != nil {
 		errs = append(errs, l.lock.Close()) // closing drops the flock
 		l.lock = nil

@@ -26,24 +26,10 @@ func (l *Loader) Reconcile(want []Iface) error {
 	}
 	var errs []error
 
-	// Map entries whose bindings are gone.
-	var stale []classifierIfaceKey
-	var key classifierIfaceKey
-	var val classifierIfaceValue
-	it := l.ifaces.Iterate()
-	for it.Next(&key, &val) {
-		if _, ok := wanted[int(key.Ifindex)]; !ok {
-			stale = append(stale, key)
-		}
-	}
-	if err := it.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("reconcile: iterate ifaces: %w", err))
-	}
-	for _, k := range stale {
-		if err := l.ifaces.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			errs = append(errs, fmt.Errorf("reconcile: delete ifaces entry %d: %w", k.Ifindex, err))
-		}
-	}
+	// Map entries whose bindings are gone: ifaces first, so that the
+	// classifier creates no new bucket for them meanwhile.
+	errs = append(errs, l.dropStaleEntries(l.ifaces, classifierMapIfaces, wanted, new(classifierIfaceValue)))
+	errs = append(errs, l.dropStaleEntries(l.limits, classifierMapLimits, wanted, new(classifierIfaceLimit)))
 
 	// Pinned TCX links of interfaces no longer wanted (or pins we cannot
 	// read as ours).
@@ -84,6 +70,29 @@ func (l *Loader) Reconcile(want []Iface) error {
 	for _, ifc := range want {
 		if _, err := l.attachLocked(ifc); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dropStaleEntries deletes m's entries whose ifindex is not wanted; val is
+// scratch space of m's value type.
+func (l *Loader) dropStaleEntries(m *ebpf.Map, name string, wanted map[int]Iface, val any) error {
+	var errs []error
+	var stale []classifierIfaceKey
+	var key classifierIfaceKey
+	it := m.Iterate()
+	for it.Next(&key, val) {
+		if _, ok := wanted[int(key.Ifindex)]; !ok {
+			stale = append(stale, key)
+		}
+	}
+	if err := it.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("reconcile: iterate %s: %w", name, err))
+	}
+	for _, k := range stale {
+		if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			errs = append(errs, fmt.Errorf("reconcile: delete %s entry %d: %w", name, k.Ifindex, err))
 		}
 	}
 	return errors.Join(errs...)

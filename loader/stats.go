@@ -2,6 +2,8 @@ package loader
 
 import (
 	"fmt"
+
+	"github.com/cilium/ebpf"
 )
 
 // KindStats counts one kind's packets by outcome.
@@ -9,6 +11,7 @@ type KindStats struct {
 	Marked   uint64 // mark set and passed on to the stack
 	Spoofed  uint64 // source MAC not the binding's, no MACSPOOF: dropped
 	Disabled uint64 // interface bound but this kind not enabled: untouched
+	Limited  uint64 // over its TAP's rate limit: dropped
 }
 
 // Stats are the classifier's counters summed over CPUs.
@@ -46,6 +49,7 @@ func sumCounters(perCPU []classifierCounters) Stats {
 		dst.Marked += src.Marked
 		dst.Spoofed += src.Spoofed
 		dst.Disabled += src.Disabled
+		dst.Limited += src.Limited
 	}
 	for _, c := range perCPU {
 		add(&s.DHCP, c.Dhcp)
@@ -56,4 +60,36 @@ func sumCounters(perCPU []classifierCounters) Stats {
 		s.Unconfigured += c.Unconfigured
 	}
 	return s
+}
+
+// TapLimit is one TAP's token bucket counters.
+type TapLimit struct {
+	Passed  uint64 // packets admitted by the bucket
+	Limited uint64 // packets over the limit: dropped in the kernel
+}
+
+// Limits reads every TAP's bucket counters, by ifindex. A TAP that sent
+// nothing of ours since it was bound, or any TAP while the limit is off,
+// has no entry.
+func (l *Loader) Limits() (map[int]TapLimit, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limits == nil {
+		return nil, fmt.Errorf("loader closed")
+	}
+	return readLimits(l.limits)
+}
+
+func readLimits(m *ebpf.Map) (map[int]TapLimit, error) {
+	out := map[int]TapLimit{}
+	var key classifierIfaceKey
+	var val classifierIfaceLimit
+	it := m.Iterate()
+	for it.Next(&key, &val) {
+		out[int(key.Ifindex)] = TapLimit{Passed: val.Passed, Limited: val.Limited}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read limits map: %w", err)
+	}
+	return out, nil
 }

@@ -42,8 +42,8 @@ type General struct {
 	Mark          uint32 // base value of our skb mark bits, within MarkMask
 	MarkMask      uint32 // the skb mark bits nfdhcpd owns; the lowest three hold the kind
 	Attach        Attach
-	MetricsListen string // host:port for metrics; "" is off
-	RateLimit     uint32 // requests per second answered per TAP; 0 is unlimited
+	MetricsListen string    // host:port for metrics; "" is off
+	RateLimit     RateLimit // per-TAP token bucket in the classifier (tc steering)
 	// QueueBalance is how many queues each kind is spread over, from its
 	// queue number up, one reader (on its own CPU) per queue.
 	QueueBalance int
@@ -119,6 +119,7 @@ func defaultConfig() *Config {
 			Mark:       0,
 			MarkMask:   0x0e000000, // the loader's default: see loader/mark.go for why
 			Attach:     AttachAuto,
+			RateLimit:  DefaultRateLimit,
 			// One queue per kind: the original's sample numbers its queues
 			// 42-45, which leaves no room for ranges.
 			QueueBalance: 1,
@@ -233,7 +234,10 @@ var schema = map[string]map[string]setter{
 			c.General.MetricsListen = v
 			return nil
 		},
-		"rate_limit": u32(func(c *Config) *uint32 { return &c.General.RateLimit }),
+		"rate_limit": func(c *Config, v string) (err error) {
+			c.General.RateLimit, err = ParseRateLimit(v)
+			return err
+		},
 		"queue_balance": func(c *Config, v string) error {
 			n, err := strconv.ParseUint(v, 10, 16)
 			if err != nil || n < 1 || n > 1024 {

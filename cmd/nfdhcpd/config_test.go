@@ -25,6 +25,7 @@ func TestSeedSampleConfig(t *testing.T) {
 			PIDFile: "/var/run/nfdhcpd/nfdhcpd.pid", DataPath: "/var/lib/nfdhcpd", LogDir: "/var/log/nfdhcpd",
 			User: "nobody", Steering: SteeringAuto, BPFPinPath: "/sys/fs/bpf/nfdhcpd",
 			Mark: 0, MarkMask: 0x0e000000, Attach: AttachAuto, QueueBalance: 1,
+			RateLimit: RateLimit{PerSecond: 200, Burst: 50},
 		},
 		DHCP: DHCP{
 			Enable: true, LeaseLifetime: 604800 * time.Second, LeaseRenewal: 3600 * time.Second,
@@ -76,7 +77,7 @@ func TestConfigValues(t *testing.T) {
 			func(c *Config) string {
 				g := c.General
 				if g.Steering != SteeringTC || g.BPFPinPath != "/sys/fs/bpf/x" || g.Mark != 0x80000000 || g.MarkMask != 0xf0000000 ||
-					g.Attach != AttachTCX || g.MetricsListen != "127.0.0.1:9100" || g.RateLimit != 20 || g.User != "daemon" || c.DHCP.Enable || c.IPv6.Enable {
+					g.Attach != AttachTCX || g.MetricsListen != "127.0.0.1:9100" || g.RateLimit != (RateLimit{PerSecond: 20, Burst: 5}) || g.User != "daemon" || c.DHCP.Enable || c.IPv6.Enable {
 					return "general"
 				}
 				return ""
@@ -163,7 +164,7 @@ func TestConfigErrors(t *testing.T) {
 		{"metrics", "[general]\nmetrics_listen = :http\n" + base[len("[general]\n"):],
 			`nfdhcpd.conf:2: [general] metrics_listen: ":http": port "http" is not a number 0-65535`},
 		{"rate_limit", "[general]\nrate_limit = -1\n" + base[len("[general]\n"):],
-			`nfdhcpd.conf:2: [general] rate_limit: "-1" is not a number 0-4294967295 (decimal or 0x hex)`},
+			`nfdhcpd.conf:2: [general] rate_limit: "-1": want RATE/s [burst N] (e.g. 200/s burst 50), or 0 for no limit`},
 		{"dhcp options", base + "[dhcp]\n", "nfdhcpd.conf:9: [dhcp]: section given twice (first on line 3)"},
 		{"dhcp option refused", strings.Replace(base, "dhcp_queue = 42\n", "dhcp_queue = 42\noptions = 51=0x00000001\n", 1),
 			"nfdhcpd.conf:6: [dhcp] options: option 51: set by the daemon itself (the lease time comes from lease_lifetime)"},

@@ -51,7 +51,8 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 		return "", err
 	}
 	d.lcfg = loader.Config{PinPath: g.BPFPinPath, Mark: g.Mark, MarkMask: g.MarkMask,
-		Attach: attach, Logger: d.log.With("part", "loader")}
+		Attach: attach, Logger: d.log.With("part", "loader"),
+		Limit: loader.RateLimit{PerSecond: g.RateLimit.PerSecond, Burst: g.RateLimit.Burst}}
 	l, err := loader.Open(d.lcfg)
 	if err != nil {
 		if g.Steering == SteeringAuto && errors.Is(err, loader.ErrUnsupported) {
