@@ -24,7 +24,7 @@ type ifaceValue struct {
 }
 
 // KindCounters are one kind's classifier counters.
-type KindCounters struct{ Marked, Spoofed, Disabled uint64 }
+type KindCounters struct{ Marked, Spoofed, Disabled, Limited uint64 }
 
 // Counters are the classifier's counters, summed over CPUs.
 type Counters struct {
@@ -65,6 +65,7 @@ func PinnedCounters(pinPath string) (Counters, error) {
 		a.Marked += b.Marked
 		a.Spoofed += b.Spoofed
 		a.Disabled += b.Disabled
+		a.Limited += b.Limited
 	}
 	for _, c := range perCPU {
 		add(&sum.DHCP, c.DHCP)
@@ -75,6 +76,31 @@ func PinnedCounters(pinPath string) (Counters, error) {
 		sum.Unconfigured += c.Unconfigured
 	}
 	return sum, nil
+}
+
+// TapLimit is one TAP's rate-limit counters (struct iface_limit).
+type TapLimit struct {
+	Lock, Pad uint32
+	Tat       uint64
+	Passed    uint64 // admitted
+	Limited   uint64 // dropped in the kernel
+}
+
+// PinnedLimits reads the pinned limits map: ifindex → its bucket.
+func PinnedLimits(pinPath string) (map[int]TapLimit, error) {
+	m, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "limits"), &ebpf.LoadPinOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	out := map[int]TapLimit{}
+	var k ifaceKey
+	var v TapLimit
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		out[int(k.Ifindex)] = v
+	}
+	return out, it.Err()
 }
 
 // PinnedTCXLinks lists the TCX links pinned under pinPath/links whose

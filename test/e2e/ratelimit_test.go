@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nfdhcpd/nfdhcpd/test/lab"
+)
+
+// tapBinding is the seed binding moved to another TAP, MAC and address.
+func tapBinding(tap, mac, ip string) string {
+	return strings.NewReplacer("INDEV=tap10", "INDEV="+tap, "MAC="+lab.SeedMAC, "MAC="+mac,
+		"IP=192.0.2.100", "IP="+ip).Replace(lab.SeedBinding)
+}
+
+// waitOffer sends DISCOVERs from mac on tap until one is answered, as a
+// client retries while its TAP is being steered.
+func waitOffer(t *testing.T, tap *os.File, mac net.HardwareAddr, xid uint32, tries int) bool {
+	t.Helper()
+	for i := range tries {
+		if _, err := tap.Write(discover(t, mac, xid+uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+		if readDHCP(t, tap, xid+uint32(i), time.Second) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// One VM flooding DISCOVERs is cut down to its rate limit in the kernel and
+// counted there; a VM beside it is answered every time, and the flooder
+// itself is served again once it calms down.
+func TestRateLimitFlood(t *testing.T) {
+	forEachTCMode(t, func(t *testing.T, m steering) {
+		l := lab.New(t)
+		flooder, victim := l.OpenTAP("tap31"), l.OpenTAP("tap32")
+		conf, datapath := l.SeedConfig(append(m.setup(l), "rate_limit", "100/s burst 20")...)
+		floodMAC, _ := net.ParseMAC("aa:6b:39:22:33:31")
+		victimMAC, _ := net.ParseMAC("aa:6b:39:22:33:32")
+		lab.WriteBinding(datapath, "tap31", tapBinding("tap31", floodMAC.String(), "192.0.2.131"))
+		lab.WriteBinding(datapath, "tap32", tapBinding("tap32", victimMAC.String(), "192.0.2.132"))
+		l.StartDaemon(conf)
+		if !waitOffer(t, victim, victimMAC, 0x100, 5) || !waitOffer(t, flooder, floodMAC, 0x200, 5) {
+			t.Fatal("not served before the flood")
+		}
+
+		frame := discover(t, floodMAC, 0xf100d)
+		var sent atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := flooder.Write(frame); err == nil {
+					sent.Add(1)
+				}
+			}
+		}()
+		const asks = 20
+		answered := 0
+		for i := range asks {
+			xid := uint32(0x300 + i)
+			if _, err := victim.Write(discover(t, victimMAC, xid)); err != nil {
+				t.Fatal(err)
+			}
+			if readDHCP(t, victim, xid, 2*time.Second) != nil {
+				answered++
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		close(stop)
+		wg.Wait()
+		t.Logf("flood: %d DISCOVERs from tap31 in %d×100 ms; tap32 answered %d/%d", sent.Load(), asks, answered, asks)
+		if answered != asks {
+			t.Errorf("the VM beside the flood was answered %d times of %d", answered, asks)
+		}
+
+		limits, err := lab.PinnedLimits(l.PinPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, vl := limits[l.Ifindex("tap31")], limits[l.Ifindex("tap32")]
+		t.Logf("limits: tap31 %d passed %d dropped; tap32 %d passed %d dropped", fl.Passed, fl.Limited, vl.Passed, vl.Limited)
+		// Everything the flooder sent beyond its bucket was dropped in the
+		// kernel: at most the burst plus 100/s over the run got through.
+		if fl.Limited == 0 || fl.Passed+fl.Limited < uint64(sent.Load()) {
+			t.Errorf("tap31: %d dropped, %d passed, of %d sent", fl.Limited, fl.Passed, sent.Load())
+		}
+		if vl.Limited != 0 {
+			t.Errorf("tap32 within its limit had %d packets dropped", vl.Limited)
+		}
+		if c := counters(t, l); c.DHCP.Limited != fl.Limited {
+			t.Errorf("stats: DHCP limited %d, want tap31's %d", c.DHCP.Limited, fl.Limited)
+		}
+		if !waitOffer(t, flooder, floodMAC, 0x400, 3) {
+			t.Error("the flooder was not served again after its flood")
+		}
+	})
+}
