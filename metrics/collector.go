@@ -56,7 +56,7 @@ var (
 	descQueueDrop  = desc("nfqueue_dropped_total", "Packets the kernel dropped before the daemon read them: reason queue_full or socket (netlink buffer overrun).", "queue", "kind", "reason")
 	descQueueWait  = desc("nfqueue_waiting", "Packets waiting in the queue for a verdict.", "queue", "kind")
 	descBindings   = desc("bindings", "Binding files: loaded (a good version in force), active (its TAP exists), waiting (loaded, not active), rejected (the last version was refused).", "state")
-	descClsPackets = desc("classifier_packets_total", "tc steering: packets the classifier marked, dropped as spoofed, or let through because the kind is disabled.", "kind", "result")
+	descClsPackets = desc("classifier_packets_total", "tc steering: packets the classifier marked, dropped as spoofed or over their TAP's rate limit (limited), or let through because the kind is disabled.", "kind", "result")
 	descClsUnbound = desc("classifier_unbound_total", "tc steering: matching packets on an interface with no binding.")
 	descAttached   = desc("attached_taps", "tc steering: active bindings by classifier attach method (none: not attached).", "method")
 	descInfo       = desc("info", "Build and steering mode; always 1.", "version", "steering")
@@ -197,6 +197,7 @@ func (c *Collector) collectClassifier(counter func(*prometheus.Desc, uint64, ...
 		counter(descClsPackets, k.ks.Marked, k.name, "marked")
 		counter(descClsPackets, k.ks.Spoofed, k.name, "spoofed")
 		counter(descClsPackets, k.ks.Disabled, k.name, "disabled")
+		counter(descClsPackets, k.ks.Limited, k.name, "limited")
 	}
 	counter(descClsUnbound, st.Unbound)
 }
