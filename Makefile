@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean vmtest
+.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean vmtest man deb
 
 all: build
 
@@ -66,3 +66,19 @@ demo: build
 VMTEST_CACHE ?= /var/cache/nfdhcpd-vmtest
 vmtest: build
 	VMTEST_CACHE=$(VMTEST_CACHE) $(GO) run ./test/vm $(VMTEST_FLAGS)
+
+# Man pages nfdhcpd(8) and nfdhcpd.conf(5) from their scdoc sources, into
+# build/man (`man -l build/man/nfdhcpd.8` reads one).
+man:
+	@mkdir -p build/man
+	scdoc < man/nfdhcpd.8.scd > build/man/nfdhcpd.8
+	scdoc < man/nfdhcpd.conf.5.scd > build/man/nfdhcpd.conf.5
+
+# build/nfdhcpd_<version>_amd64.deb, with dpkg-deb (no network). A tag vX.Y.Z
+# gives version X.Y.Z; otherwise 0.0~git<commit date>.<commit>.
+DEB_VERSION ?= $(shell v=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null); \
+	if [ -n "$$v" ]; then echo "$${v#v}"; \
+	else echo "0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d).$$(git rev-parse --short HEAD 2>/dev/null || echo 0)"; fi)
+deb: man
+	$(MAKE) build VERSION=$(DEB_VERSION)
+	packaging/build-deb.sh bin/nfdhcpd $(DEB_VERSION) build
