@@ -6,7 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
+
+// refreshAfter is how long a cached kernel is used before the suite is
+// asked for its current one.
+const refreshAfter = 30 * 24 * time.Hour
 
 // Tree is an extracted kernel package.
 type Tree struct {
@@ -23,19 +28,36 @@ type Tree struct {
 func fetchKernel(cache string, k Kernel, refresh bool) (*Tree, error) {
 	current := filepath.Join(cache, k.Suite+".current")
 	deb := ""
-	if b, err := os.ReadFile(current); err == nil && !refresh {
+	if b, err := os.ReadFile(current); err == nil {
 		deb = strings.TrimSpace(string(b))
 		if _, err := os.Stat(filepath.Join(cache, "debs", deb)); err != nil {
 			deb = ""
 		}
 	}
-	if deb == "" {
-		var err error
-		if deb, err = download(cache, k); err != nil {
+	// A cached kernel is looked at again once a month, so that the
+	// suite's security updates are tested too; a mirror that cannot be
+	// reached then is no reason to fail.
+	stale := false
+	if fi, err := os.Stat(current); err == nil && time.Since(fi.ModTime()) > refreshAfter {
+		stale = true
+	}
+	if deb == "" || refresh || stale {
+		fresh, err := download(cache, k)
+		switch {
+		case err != nil && deb != "" && !refresh:
+			logf("%s: keeping the cached %s: %v", k.Name, deb, err)
+		case err != nil:
 			return nil, err
-		}
-		if err := os.WriteFile(current, []byte(deb+"\n"), 0o644); err != nil {
-			return nil, err
+		default:
+			if deb != "" && deb != fresh {
+				// The suite moved on: the old package and its tree go.
+				os.Remove(filepath.Join(cache, "debs", deb))
+				os.RemoveAll(filepath.Join(cache, "tree", strings.TrimSuffix(deb, ".deb")))
+			}
+			deb = fresh
+			if err := os.WriteFile(current, []byte(deb+"\n"), 0o644); err != nil {
+				return nil, err
+			}
 		}
 	}
 	dir := filepath.Join(cache, "tree", strings.TrimSuffix(deb, ".deb"))

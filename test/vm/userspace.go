@@ -16,7 +16,7 @@ import (
 var Tools = []string{
 	"ip", "tc", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore",
 	"iptables-save", "ip6tables-save", "dhclient", "dhcpcd", "rdisc6", "ndisc6",
-	"dnsmasq", "modprobe", "insmod", "lsmod", "depmod",
+	"dnsmasq", "modprobe", "insmod", "lsmod", "depmod", "bpftool",
 }
 
 // hostFiles are copied when the host has them.
