@@ -1,0 +1,256 @@
+package binding
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// goodBinding is a complete binding every malformed case starts from.
+const goodBinding = `INDEV=tap10
+IP=192.0.2.100
+MAC=aa:6b:39:22:33:44
+HOSTNAME=testing-vm
+TAGS=""
+GATEWAY=192.0.2.1
+SUBNET=192.0.2.0/24
+GATEWAY6=2001:db8:aaaa:bbbb::1
+SUBNET6=2001:db8:aaaa:bbbb::/64
+EUI64=2001:db8:aaaa:bbbb:a86b:39ff:fe22:3344
+PRIVATE=
+MTU=1450
+`
+
+// with returns goodBinding with key set to val (added at the end when the
+// file lacks it); without drops the key's line.
+func with(key, val string) string {
+	lines := strings.Split(goodBinding, "\n")
+	for i, l := range lines {
+		if k, _, _ := strings.Cut(l, "="); k == key {
+			lines[i] = key + "=" + val
+			return strings.Join(lines, "\n")
+		}
+	}
+	return goodBinding + key + "=" + val + "\n"
+}
+
+func without(key string) string {
+	var out []string
+	for _, l := range strings.Split(goodBinding, "\n") {
+		if k, _, _ := strings.Cut(l, "="); k != key {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// malformed lists binding files that must be rejected, each with the exact
+// error Parse returns (the file is named tap10).
+var malformed = []struct {
+	name, text, want string
+}{
+	// Syntax.
+	{"empty", "", "tap10: file is empty"},
+	{"blank lines only", "\n \n\t\n", "tap10: file is empty"},
+	{"comments only", "# a\n# b\n", "tap10: MAC: required\ntap10: HOSTNAME: required"},
+	{"no equals sign", goodBinding + "JUSTAWORD\n", "tap10:13: \"JUSTAWORD\" is not KEY=VALUE"},
+	{"unterminated double quote", with("HOSTNAME", `"vm`), "tap10:4: HOSTNAME: unterminated quote in \"vm"},
+	{"unterminated single quote", with("HOSTNAME", `'vm`), "tap10:4: HOSTNAME: unterminated quote in 'vm"},
+	{"lone quote", with("IP", `"`), "tap10:2: IP: unterminated quote in \""},
+	{"key twice", goodBinding + "MAC=aa:6b:39:22:33:45\n", "tap10:13: MAC: set again (first on line 3)"},
+	{"key twice, once empty", goodBinding + "IP=\n", "tap10:13: IP: set again (first on line 2)"},
+	{"binary garbage", goodBinding + "\x00\x01\x02\xff\n", "tap10:13: \"\\x00\\x01\\x02\\xff\" is not KEY=VALUE"},
+	{"too large", goodBinding + "#" + strings.Repeat("x", 64<<10) + "\n", "tap10: larger than 65536 bytes"},
+	{"line longer than the file limit in one line", "TAGS=" + strings.Repeat("x", 70<<10), "tap10: larger than 65536 bytes"},
+	// MAC.
+	{"MAC missing", without("MAC"), "tap10: MAC: required"},
+	{"MAC empty", with("MAC", ""), "tap10: MAC: required"},
+	{"MAC garbage", with("MAC", "zz:6b:39:22:33:44"), "tap10:3: MAC: \"zz:6b:39:22:33:44\" is not an Ethernet MAC address"},
+	{"MAC short", with("MAC", "aa:6b:39:22:33"), "tap10:3: MAC: \"aa:6b:39:22:33\" is not an Ethernet MAC address"},
+	{"MAC EUI-64", with("MAC", "aa:6b:39:22:33:44:55:66"), "tap10:3: MAC: \"aa:6b:39:22:33:44:55:66\" is not an Ethernet MAC address"},
+	{"MAC infiniband", with("MAC", strings.Repeat("00:", 19)+"00"), `tap10:3: MAC: "` + strings.Repeat("00:", 19) + `00" is not an Ethernet MAC address`},
+	{"MAC multicast", with("MAC", "01:00:5e:00:00:01"), "tap10:3: MAC: \"01:00:5e:00:00:01\" is a multicast address"},
+	{"MAC broadcast", with("MAC", "ff:ff:ff:ff:ff:ff"), "tap10:3: MAC: \"ff:ff:ff:ff:ff:ff\" is a multicast address"},
+	{"MAC with spaces", with("MAC", "aa:6b:39 :22:33:44"), "tap10:3: MAC: \"aa:6b:39 :22:33:44\" is not an Ethernet MAC address"},
+	// HOSTNAME.
+	{"HOSTNAME missing", without("HOSTNAME"), "tap10: HOSTNAME: required"},
+	{"HOSTNAME empty", with("HOSTNAME", ""), "tap10: HOSTNAME: required"},
+	{"HOSTNAME with space", with("HOSTNAME", "my vm"), "tap10:4: HOSTNAME: \"my vm\" is not a valid host name"},
+	{"HOSTNAME leading hyphen", with("HOSTNAME", "-vm"), "tap10:4: HOSTNAME: \"-vm\" is not a valid host name"},
+	{"HOSTNAME trailing hyphen", with("HOSTNAME", "vm-"), "tap10:4: HOSTNAME: \"vm-\" is not a valid host name"},
+	{"HOSTNAME empty label", with("HOSTNAME", "vm..example"), "tap10:4: HOSTNAME: \"vm..example\" is not a valid host name"},
+	{"HOSTNAME label of 64", with("HOSTNAME", strings.Repeat("a", 64)), `tap10:4: HOSTNAME: "` + strings.Repeat("a", 64) + `" is not a valid host name`},
+	{"HOSTNAME of 254", with("HOSTNAME", strings.Repeat("abcdefghi.", 25)+"abcd"), `tap10:4: HOSTNAME: "` + strings.Repeat("abcdefghi.", 25) + `abcd" is not a valid host name`},
+	{"HOSTNAME underscore", with("HOSTNAME", "my_vm"), "tap10:4: HOSTNAME: \"my_vm\" is not a valid host name"},
+	{"HOSTNAME non-ASCII", with("HOSTNAME", "vé"), "tap10:4: HOSTNAME: \"vé\" is not a valid host name"},
+	{"HOSTNAME slash", with("HOSTNAME", "a/b"), "tap10:4: HOSTNAME: \"a/b\" is not a valid host name"},
+	{"HOSTNAME NUL", with("HOSTNAME", "vm\x00"), "tap10:4: HOSTNAME: \"vm\\x00\" is not a valid host name"},
+	// INDEV and the file name.
+	{"INDEV with space", with("INDEV", "tap 10"), "tap10:1: INDEV: \"tap 10\" is not a valid interface name"},
+	{"INDEV too long", with("INDEV", "abcdefghijklmnop"), "tap10:1: INDEV: \"abcdefghijklmnop\" is not a valid interface name"},
+	{"INDEV slash", with("INDEV", "a/b"), "tap10:1: INDEV: \"a/b\" is not a valid interface name"},
+	{"INDEV dot", with("INDEV", "."), "tap10:1: INDEV: \".\" is not a valid interface name"},
+	{"INDEV colon", with("INDEV", "br0:1"), "tap10:1: INDEV: \"br0:1\" is not a valid interface name"},
+	// IP.
+	{"IP garbage", with("IP", "abc"), "tap10:2: IP: \"abc\" is not an IP address"},
+	{"IP octet too big", with("IP", "300.1.1.1"), "tap10:2: IP: \"300.1.1.1\" is not an IP address"},
+	{"IP three octets", with("IP", "192.0.2"), "tap10:2: IP: \"192.0.2\" is not an IP address"},
+	{"IP leading zero", with("IP", "192.0.2.010"), "tap10:2: IP: \"192.0.2.010\" is not an IP address"},
+	{"IP with prefix", with("IP", "192.0.2.100/24"), "tap10:2: IP: \"192.0.2.100/24\" is not an IP address"},
+	{"IP is IPv6", with("IP", "2001:db8::1"), "tap10:2: IP: \"2001:db8::1\" is not IPv4"},
+	{"IP is v4-mapped", with("IP", "::ffff:192.0.2.100"), "tap10:2: IP: \"::ffff:192.0.2.100\" is not IPv4"},
+	{"IP outside SUBNET", with("IP", "192.0.3.9"), "tap10:2: IP: 192.0.3.9 is outside SUBNET 192.0.2.0/24"},
+	{"IP network address", with("IP", "192.0.2.0"), "tap10:2: IP: 192.0.2.0 is the network address of 192.0.2.0/24"},
+	{"IP broadcast address", with("IP", "192.0.2.255"), "tap10:2: IP: 192.0.2.255 is the broadcast address of 192.0.2.0/24"},
+	{"IP without SUBNET", strings.Replace(without("SUBNET"), "GATEWAY=192.0.2.1\n", "", 1), "tap10:2: IP: 192.0.2.100 needs SUBNET"},
+	{"IP with a zone", with("IP", "192.0.2.100%eth0"), "tap10:2: IP: \"192.0.2.100%eth0\" is not an IP address"},
+	// SUBNET.
+	{"SUBNET garbage", with("SUBNET", "x/24"), "tap10:7: SUBNET: \"x/24\" is not a prefix (address/length)"},
+	{"SUBNET no length", with("SUBNET", "192.0.2.0"), "tap10:7: SUBNET: \"192.0.2.0\" is not a prefix (address/length)"},
+	{"SUBNET length 33", with("SUBNET", "192.0.2.0/33"), "tap10:7: SUBNET: \"192.0.2.0/33\" is not a prefix (address/length)"},
+	{"SUBNET negative length", with("SUBNET", "192.0.2.0/-1"), "tap10:7: SUBNET: \"192.0.2.0/-1\" is not a prefix (address/length)"},
+	{"SUBNET is IPv6", with("SUBNET", "2001:db8::/64"), "tap10:7: SUBNET: \"2001:db8::/64\" is not IPv4"},
+	{"SUBNET netmask form", with("SUBNET", "192.0.2.0/255.255.255.0"), "tap10:7: SUBNET: \"192.0.2.0/255.255.255.0\" is not a prefix (address/length)"},
+	// GATEWAY.
+	{"GATEWAY garbage", with("GATEWAY", "gw"), "tap10:6: GATEWAY: \"gw\" is not an IP address"},
+	{"GATEWAY is IPv6", with("GATEWAY", "fe80::1"), "tap10:6: GATEWAY: \"fe80::1\" is not IPv4"},
+	{"GATEWAY outside SUBNET", with("GATEWAY", "198.51.100.1"), "tap10:6: GATEWAY: 198.51.100.1 is outside SUBNET 192.0.2.0/24"},
+	{"GATEWAY broadcast", with("GATEWAY", "192.0.2.255"), "tap10:6: GATEWAY: 192.0.2.255 is the broadcast address of 192.0.2.0/24"},
+	{"GATEWAY is the VM", with("GATEWAY", "192.0.2.100"), "tap10:6: GATEWAY: 192.0.2.100 is the VM's own IP"},
+	{"GATEWAY without SUBNET", strings.Replace(without("SUBNET"), "IP=192.0.2.100\n", "", 1), "tap10:5: GATEWAY: 192.0.2.1 needs SUBNET"},
+	// IPv6.
+	{"SUBNET6 garbage", with("SUBNET6", "2001:db8::/abc"), "tap10:9: SUBNET6: \"2001:db8::/abc\" is not a prefix (address/length)"},
+	{"SUBNET6 length 129", with("SUBNET6", "2001:db8::/129"), "tap10:9: SUBNET6: \"2001:db8::/129\" is not a prefix (address/length)"},
+	{"SUBNET6 is IPv4", with("SUBNET6", "192.0.2.0/24"), "tap10:9: SUBNET6: \"192.0.2.0/24\" is not IPv6"},
+	{"SUBNET6 no length", with("SUBNET6", "2001:db8::"), "tap10:9: SUBNET6: \"2001:db8::\" is not a prefix (address/length)"},
+	{"GATEWAY6 garbage", with("GATEWAY6", "2001:db8:::1"), "tap10:8: GATEWAY6: \"2001:db8:::1\" is not an IP address"},
+	{"GATEWAY6 is IPv4", with("GATEWAY6", "192.0.2.1"), "tap10:8: GATEWAY6: \"192.0.2.1\" is not IPv6"},
+	{"GATEWAY6 outside SUBNET6", with("GATEWAY6", "2001:db8:ffff::1"), "tap10:8: GATEWAY6: 2001:db8:ffff::1 is outside SUBNET6 2001:db8:aaaa:bbbb::/64"},
+	{"GATEWAY6 without SUBNET6", strings.Replace(without("SUBNET6"), "EUI64=2001:db8:aaaa:bbbb:a86b:39ff:fe22:3344\n", "", 1), "tap10:8: GATEWAY6: 2001:db8:aaaa:bbbb::1 needs SUBNET6"},
+	{"EUI64 garbage", with("EUI64", "eui"), "tap10:10: EUI64: \"eui\" is not an IP address"},
+	{"EUI64 is IPv4", with("EUI64", "192.0.2.100"), "tap10:10: EUI64: \"192.0.2.100\" is not IPv6"},
+	{"EUI64 outside SUBNET6", with("EUI64", "2001:db8:aaaa:cccc::1"), "tap10:10: EUI64: 2001:db8:aaaa:cccc::1 is outside SUBNET6 2001:db8:aaaa:bbbb::/64"},
+	{"EUI64 with prefix length", with("EUI64", "2001:db8:aaaa:bbbb::5/64"), "tap10:10: EUI64: \"2001:db8:aaaa:bbbb::5/64\" is not an IP address"},
+	// Booleans.
+	{"PRIVATE maybe", with("PRIVATE", "maybe"), "tap10:11: PRIVATE: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"},
+	{"PRIVATE 2", with("PRIVATE", "2"), "tap10:11: PRIVATE: \"2\" is not a boolean (yes/no, true/false, on/off, 1/0)"},
+	{"MACSPOOF y", with("MACSPOOF", "y"), "tap10:13: MACSPOOF: \"y\" is not a boolean (yes/no, true/false, on/off, 1/0)"},
+	{"MACSPOOF enabled", with("MACSPOOF", "enabled"), "tap10:13: MACSPOOF: \"enabled\" is not a boolean (yes/no, true/false, on/off, 1/0)"},
+	// MTU.
+	{"MTU 0", with("MTU", "0"), "tap10:12: MTU: \"0\" is not an MTU (68-65535)"},
+	{"MTU 67", with("MTU", "67"), "tap10:12: MTU: \"67\" is not an MTU (68-65535)"},
+	{"MTU 65536", with("MTU", "65536"), "tap10:12: MTU: \"65536\" is not an MTU (68-65535)"},
+	{"MTU negative", with("MTU", "-1500"), "tap10:12: MTU: \"-1500\" is not an MTU (68-65535)"},
+	{"MTU hex", with("MTU", "0x5dc"), "tap10:12: MTU: \"0x5dc\" is not an MTU (68-65535)"},
+	{"MTU decimal point", with("MTU", "1500.0"), "tap10:12: MTU: \"1500.0\" is not an MTU (68-65535)"},
+	{"MTU huge", with("MTU", "99999999999999999999"), "tap10:12: MTU: \"99999999999999999999\" is not an MTU (68-65535)"},
+	// Per-VM overrides.
+	{"NAMESERVERS IPv6", with("NAMESERVERS", "2001:db8::53"), "tap10:13: NAMESERVERS: \"2001:db8::53\" is not IPv4"},
+	{"NAMESERVERS garbage", with("NAMESERVERS", "192.0.2.53, dns"), "tap10:13: NAMESERVERS: \"dns\" is not an IP address"},
+	{"NAMESERVERS short", with("NAMESERVERS", "192.0.2"), "tap10:13: NAMESERVERS: \"192.0.2\" is not an IP address"},
+	{"NAMESERVERS6 IPv4", with("NAMESERVERS6", "192.0.2.53"), "tap10:13: NAMESERVERS6: \"192.0.2.53\" is not IPv6"},
+	{"NAMESERVERS6 garbage", with("NAMESERVERS6", "2001:db8::53 x"), "tap10:13: NAMESERVERS6: \"x\" is not an IP address"},
+	{"DOMAIN with space", with("DOMAIN", "example com"), "tap10:13: DOMAIN: \"example com\" is not a valid domain name"},
+	{"DOMAIN empty label", with("DOMAIN", "example..com"), "tap10:13: DOMAIN: \"example..com\" is not a valid domain name"},
+	{"DOMAIN_SEARCH bad entry", with("DOMAIN_SEARCH", "example.com, bad..name"), "tap10:13: DOMAIN_SEARCH: \"bad..name\" is not a valid domain name"},
+	{"DOMAIN_SEARCH underscore", with("DOMAIN_SEARCH", "_x.example.com"), "tap10:13: DOMAIN_SEARCH: \"_x.example.com\" is not a valid domain name"},
+	// DHCP_OPTIONS.
+	{"DHCP_OPTIONS no equals", with("DHCP_OPTIONS", "42"), "tap10:13: DHCP_OPTIONS: \"42\" is not CODE=VALUE"},
+	{"DHCP_OPTIONS code word", with("DHCP_OPTIONS", "ntp=192.0.2.5"), "tap10:13: DHCP_OPTIONS: option \"ntp\": code is not a number 1-254"},
+	{"DHCP_OPTIONS code 300", with("DHCP_OPTIONS", "300=0x01"), "tap10:13: DHCP_OPTIONS: option \"300\": code is not a number 1-254"},
+	{"DHCP_OPTIONS code negative", with("DHCP_OPTIONS", "-1=0x01"), "tap10:13: DHCP_OPTIONS: option \"-1\": code is not a number 1-254"},
+	{"DHCP_OPTIONS lease time", with("DHCP_OPTIONS", "51=0x00000001"), "tap10:13: DHCP_OPTIONS: option 51: set by the daemon itself (the lease time comes from lease_lifetime)"},
+	{"DHCP_OPTIONS router", with("DHCP_OPTIONS", "3=192.0.2.1"), "tap10:13: DHCP_OPTIONS: option 3: set by the daemon itself (the router comes from GATEWAY)"},
+	{"DHCP_OPTIONS pad", with("DHCP_OPTIONS", "0=0x00"), "tap10:13: DHCP_OPTIONS: option 0: set by the daemon itself (pad is not an option)"},
+	{"DHCP_OPTIONS end", with("DHCP_OPTIONS", "255=0x00"), "tap10:13: DHCP_OPTIONS: option 255: set by the daemon itself (end is not an option)"},
+	{"DHCP_OPTIONS twice", with("DHCP_OPTIONS", "224=0x01; 224=0x02"), "tap10:13: DHCP_OPTIONS: option 224: given twice"},
+	{"DHCP_OPTIONS bad hex", with("DHCP_OPTIONS", "224=0xzz"), "tap10:13: DHCP_OPTIONS: option 224: \"0xzz\" is not hex bytes (0x followed by pairs of hex digits)"},
+	{"DHCP_OPTIONS odd hex", with("DHCP_OPTIONS", "224=0x123"), "tap10:13: DHCP_OPTIONS: option 224: \"0x123\" is not hex bytes (0x followed by pairs of hex digits)"},
+	{"DHCP_OPTIONS unknown code not hex", with("DHCP_OPTIONS", "224=hello"), "tap10:13: DHCP_OPTIONS: option 224: \"hello\": no known type for this code, give the value as 0x... hex"},
+	{"DHCP_OPTIONS ntp not an address", with("DHCP_OPTIONS", "42=ntp.example.com"), "tap10:13: DHCP_OPTIONS: option 42: \"ntp.example.com\" is not an IP address"},
+	{"DHCP_OPTIONS ntp IPv6", with("DHCP_OPTIONS", "42=2001:db8::1"), "tap10:13: DHCP_OPTIONS: option 42: \"2001:db8::1\" is not IPv4"},
+	{"DHCP_OPTIONS too long", with("DHCP_OPTIONS", "224=0x"+strings.Repeat("ab", 256)), "tap10:13: DHCP_OPTIONS: option 224: 256 bytes is longer than 255"},
+	{"DHCP_OPTIONS empty value", with("DHCP_OPTIONS", "224="), "tap10:13: DHCP_OPTIONS: option 224: empty value"},
+	// Several problems at once: every one is named.
+	{"three bad keys", strings.NewReplacer("MTU=1450", "MTU=1", "IP=192.0.2.100", "IP=x", "HOSTNAME=testing-vm", "HOSTNAME=a b").Replace(goodBinding),
+		"tap10:2: IP: \"x\" is not an IP address\ntap10:4: HOSTNAME: \"a b\" is not a valid host name\ntap10:12: MTU: \"1\" is not an MTU (68-65535)"},
+}
+
+func TestMalformedBindings(t *testing.T) {
+	if len(malformed) < 100 {
+		t.Fatalf("only %d malformed cases", len(malformed))
+	}
+	if _, err := Parse("tap10", strings.NewReader(goodBinding)); err != nil {
+		t.Fatalf("the base binding is rejected: %v", err)
+	}
+	for _, tt := range malformed {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Parse("tap10", strings.NewReader(tt.text))
+			if b != nil || err == nil {
+				t.Fatalf("accepted: %+v", b)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n%s\nwant:\n%s", err, tt.want)
+			}
+			var be *Error
+			if !errors.As(err, &be) || be.File != "tap10" {
+				t.Errorf("%v is not a *binding.Error naming the file", err)
+			}
+		})
+	}
+}
+
+// Every malformed file in one folder beside a good one: the good one is
+// served exactly as parsed, each bad one is listed with its own error and
+// serves nothing.
+func TestMalformedBindingsDisturbNothing(t *testing.T) {
+	dir := t.TempDir()
+	links := []Link{{Index: 2, Name: "good0", MAC: []byte{2, 0, 0, 0, 0, 2}}}
+	good := strings.Replace(goodBinding, "INDEV=tap10", "INDEV=good0", 1)
+	writeFile(t, dir, "good0", good)
+	names := map[string]string{} // file -> case
+	for i, tt := range malformed {
+		name := fmt.Sprintf("bad%d", i)
+		names[name] = tt.name
+		// Each bad file names its own TAP, which exists: only the
+		// content keeps it from being served.
+		writeFile(t, dir, name, strings.Replace(tt.text, "INDEV=tap10", "INDEV="+name, 1))
+		links = append(links, Link{Index: 10 + i, Name: name, MAC: []byte{2, 0, 0, 0, 1, byte(i)}})
+	}
+	s, _ := startStore(t, dir, newFakeLinks(links...))
+
+	want, err := Parse("good0", strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := s.Entries()
+	if len(entries) != 1 || !reflect.DeepEqual(entries[0].Binding, want) {
+		t.Fatalf("active entries = %d; want only good0 as parsed", len(entries))
+	}
+	for _, st := range s.Status() {
+		if st.TAP == "good0" {
+			if !st.Active || st.Err != nil {
+				t.Errorf("good0: active %v, err %v", st.Active, st.Err)
+			}
+			continue
+		}
+		c, ok := names[st.TAP]
+		if !ok {
+			t.Errorf("unexpected status for %s", st.TAP)
+			continue
+		}
+		delete(names, st.TAP)
+		if st.Active || st.Binding != nil || st.Err == nil {
+			t.Errorf("%s (%s): active %v, binding %v, err %v; want rejected", st.TAP, c, st.Active, st.Binding != nil, st.Err)
+		}
+	}
+	// An empty file is "not written yet" and may not be listed; every other
+	// bad file must be.
+	for name, c := range names {
+		if !strings.HasPrefix(c, "empty") && !strings.HasPrefix(c, "blank") {
+			t.Errorf("%s (%s) not listed", name, c)
+		}
+	}
+}
