@@ -26,11 +26,18 @@ func main() {
 	kernels := flag.String("kernels", "", "comma-separated kernel names (default: all of Kernels)")
 	modes := flag.String("modes", "tc,iptables", "steering modes")
 	jobs := flag.Int("jobs", 2, "VMs at once (each takes one core)")
-	timeout := flag.Duration("timeout", 15*time.Minute, "limit per VM")
+	timeout := flag.Duration("timeout", 8*time.Minute, "limit per VM (a run takes under 2 minutes)")
 	runRE := flag.String("run", "", "only e2e tests matching this (go test -run)")
 	refresh := flag.Bool("refresh", false, "fetch the suites' current kernels even when some are cached")
+	fetchOnly := flag.Bool("fetch", false, "only fetch and extract the kernels (CI does it before tests that may disturb the network)")
 	flag.Parse()
-	if err := mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *refresh); err != nil {
+	var err error
+	if *fetchOnly {
+		err = fetchAll(*cache, *kernels, *refresh)
+	} else {
+		err = mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *refresh)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "vmtest:", err)
 		os.Exit(1)
 	}
@@ -127,6 +134,24 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 	}
 	wg.Wait()
 	return report(all, time.Since(start))
+}
+
+func fetchAll(cache, names string, refresh bool) error {
+	ks, err := pick(names)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return err
+	}
+	for _, k := range ks {
+		t, err := fetchKernel(cache, k, refresh)
+		if err != nil {
+			return fmt.Errorf("kernel %s (%s): %w", k.Name, k.Suite, err)
+		}
+		logf("%s: %s in %s", k.Name, t.Release, t.Dir)
+	}
+	return nil
 }
 
 func pick(names string) ([]Kernel, error) {
