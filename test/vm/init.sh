@@ -18,10 +18,13 @@ hostname vmtest
 fail() { echo "vmtest: $*"; poweroff -f; }
 
 # busybox's shell prefers its own applets: name kmod's modprobe by path.
+failed=
 for m in $(cat /etc/vmtest-modules); do
-	/usr/sbin/modprobe "$m" || echo "vmtest: modprobe $m failed"
+	/usr/sbin/modprobe "$m" || failed="$failed $m"
 done
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /out || fail "cannot mount the 9p share"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /out || fail "cannot mount the 9p share (modprobe failed:$failed)"
+# The host fails the run on any line here.
+for m in $failed; do echo "modprobe $m failed" >> /out/setup-errors; done
 
 modes=$(sed -n 's/.*nfdhcpd\.modes=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
 timeout=$(sed -n 's/.*nfdhcpd\.timeout=\([^ ]*\).*/\1/p' /proc/cmdline)

@@ -268,6 +268,9 @@ func report(all []*job, took time.Duration) error {
 		if j.err != nil && err == nil {
 			err = j.err
 		}
+		if setup := readTrim(filepath.Join(share, "setup-errors")); err == nil && setup != "" {
+			err = fmt.Errorf("the VM's setup failed: %s", strings.ReplaceAll(setup, "\n", "; "))
+		}
 		if err == nil && !strings.HasPrefix(release, j.k.Series) {
 			err = fmt.Errorf("the VM runs %q, not %s*", release, j.k.Series)
 		}
