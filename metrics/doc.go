@@ -17,7 +17,7 @@
 //	nfdhcpd_nfqueue_dropped_total{queue,kind,reason}  packets the kernel dropped: reason "queue_full" or "socket" (netlink buffer overrun)
 //	nfdhcpd_nfqueue_waiting{queue,kind}            packets waiting in the queue
 //	nfdhcpd_bindings{state}                        binding files: loaded (a good version in force), active (its TAP exists), waiting, rejected (last read refused)
-//	nfdhcpd_classifier_packets_total{kind,result}  tc steering: the classifier's marked, spoofed and disabled counts
+//	nfdhcpd_classifier_packets_total{kind,result}  tc steering: the classifier's marked, spoofed, limited (over rate_limit) and disabled counts
 //	nfdhcpd_classifier_unbound_total               tc steering: matching packets on a TAP with no binding
 //	nfdhcpd_attached_taps{method}                  tc steering: active bindings by attach method (tcx, cls_bpf, none)
 //	nfdhcpd_info{version,steering}                 always 1
