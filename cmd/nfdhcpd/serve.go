@@ -109,6 +109,7 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 	if err := d.startMetrics(ctx, steering, &serving); err != nil {
 		return err
 	}
+	d.startDropWatch(ctx)
 	caps := capsIptables
 	if d.loader != nil {
 		caps = capsTC
