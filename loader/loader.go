@@ -58,6 +58,11 @@ func Open(cfg Config) (*Loader, error) {
 		return nil, err
 	}
 	l := &Loader{cfg: cfg, log: cfg.Logger.With("pin_path", cfg.PinPath), lock: lock}
+	// From here on reach the pin directory through the descriptor we hold:
+	// a daemon that drops root can no longer walk a bpffs mounted 0700, as
+	// systemd mounts /sys/fs/bpf, but a /proc/self/fd path resolves through
+	// the open directory without checking its parents.
+	l.cfg.PinPath = fmt.Sprintf("/proc/self/fd/%d", lock.Fd())
 	if err := l.load(); err != nil {
 		l.Close()
 		return nil, err

@@ -126,7 +126,9 @@ func (l *Lab) BPFFS() string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		l.t.Fatal(err)
 	}
-	l.mustRun("mount", "-t", "bpf", "bpf", dir)
+	// 0700 as systemd mounts /sys/fs/bpf: the daemon must not need to walk
+	// it after dropping root.
+	l.mustRun("mount", "-t", "bpf", "-o", "mode=0700", "bpf", dir)
 	l.t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	l.PinPath = filepath.Join(dir, "nfdhcpd")
 	return l.PinPath
