@@ -68,6 +68,7 @@ func (l *Lab) removeNamespaces() {
 				exec.Command("kill", "-9", pid).Run()
 			}
 			exec.Command("ip", "netns", "del", name).Run()
+			os.RemoveAll(filepath.Join("/etc/netns", name))
 		}
 	}
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -27,6 +28,16 @@ func (l *Lab) AddVM(tap, mac string) *VM {
 		l.t.Fatal(err)
 	}
 	l.mustRun("ip", "netns", "add", vm.NS)
+	// ip netns exec binds /etc/netns/<ns>/* over /etc: clients that rewrite
+	// /etc/resolv.conf (dhcpcd's hooks, dhclient-script) then change the
+	// VM's copy, never the host's.
+	etc := filepath.Join("/etc/netns", vm.NS)
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), nil, 0o644); err != nil {
+		l.t.Fatal(err)
+	}
 	l.mustRun("ip", "link", "add", tap, "netns", l.HostNS, "type", "veth", "peer", "name", "eth0", "netns", vm.NS)
 	vm.Run("ip", "link", "set", "lo", "up")
 	vm.Run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
@@ -60,6 +71,7 @@ func (vm *VM) HostMAC() string {
 func (vm *VM) Remove() {
 	vm.lab.t.Helper()
 	vm.lab.mustRun("ip", "netns", "del", vm.NS)
+	os.RemoveAll(filepath.Join("/etc/netns", vm.NS))
 	// The host end disappears with its peer; wait until it has.
 	for i := 0; i < 50; i++ {
 		if _, err := vm.lab.HostTry("ip", "link", "show", "dev", vm.TAP); err != nil {
