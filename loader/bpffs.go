@@ -14,8 +14,9 @@ const bpffsRoot = "/sys/fs/bpf"
 
 // ensureBPFFS makes sure pinPath lies on a BPF filesystem, mounting one at
 // /sys/fs/bpf when that is where it belongs and nothing is mounted yet
-// (minimal hosts and containers often lack it).
-func ensureBPFFS(pinPath string) error {
+// (minimal hosts and containers often lack it). It reports whether it
+// mounted one.
+func ensureBPFFS(pinPath string) (bool, error) {
 	dir := pinPath
 	for {
 		if _, err := os.Stat(dir); err == nil {
@@ -29,19 +30,23 @@ func ensureBPFFS(pinPath string) error {
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
-		return fmt.Errorf("%w: statfs %s: %w", ErrUnsupported, dir, err)
+		return false, fmt.Errorf("%w: statfs %s: %w", ErrUnsupported, dir, err)
 	}
 	if st.Type == unix.BPF_FS_MAGIC {
-		return nil
+		return false, nil
 	}
 	if pinPath != bpffsRoot && !strings.HasPrefix(pinPath, bpffsRoot+"/") {
-		return fmt.Errorf("%w: bpf_pin_path %s is not on a bpf filesystem", ErrUnsupported, pinPath)
+		return false, fmt.Errorf("%w: bpf_pin_path %s is not on a bpf filesystem", ErrUnsupported, pinPath)
 	}
 	if err := os.MkdirAll(bpffsRoot, 0o755); err != nil {
-		return fmt.Errorf("%w: create %s: %w", ErrUnsupported, bpffsRoot, err)
+		return false, fmt.Errorf("%w: create %s: %w", ErrUnsupported, bpffsRoot, err)
 	}
-	if err := unix.Mount("bpf", bpffsRoot, "bpf", 0, "mode=0700"); err != nil && !errors.Is(err, unix.EBUSY) {
-		return fmt.Errorf("%w: mount bpffs at %s: %w", ErrUnsupported, bpffsRoot, err)
+	err := unix.Mount("bpf", bpffsRoot, "bpf", 0, "mode=0700")
+	if errors.Is(err, unix.EBUSY) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("%w: mount bpffs at %s: %w", ErrUnsupported, bpffsRoot, err)
+	}
+	return true, nil
 }

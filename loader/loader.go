@@ -47,8 +47,12 @@ func Open(cfg Config) (*Loader, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("loader config: %w", err)
 	}
-	if err := ensureBPFFS(cfg.PinPath); err != nil {
+	mounted, err := ensureBPFFS(cfg.PinPath)
+	if err != nil {
 		return nil, err
+	}
+	if mounted {
+		cfg.Logger.Info("no bpf filesystem was mounted; mounted one", "path", bpffsRoot)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.PinPath, linksDir), 0o700); err != nil {
 		return nil, fmt.Errorf("%w: create pin directory: %w", ErrUnsupported, err)

@@ -14,8 +14,9 @@ import (
 // a second instance finds the lock taken and refuses to start, while a stale
 // file left by a crash (no lock on it) is simply taken over.
 type pidFile struct {
-	path string
-	f    *os.File
+	path  string
+	f     *os.File
+	stale string // what a previous daemon left in the file, if anything
 }
 
 func lockPidFile(path string) (*pidFile, error) {
@@ -31,6 +32,7 @@ func lockPidFile(path string) (*pidFile, error) {
 		}
 		return nil, fmt.Errorf("pidfile %s: lock: %w", path, err)
 	}
+	old, _ := os.ReadFile(path)
 	if err := f.Truncate(0); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("pidfile %s: %w", path, err)
@@ -39,7 +41,7 @@ func lockPidFile(path string) (*pidFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("pidfile %s: %w", path, err)
 	}
-	return &pidFile{path: path, f: f}, nil
+	return &pidFile{path: path, f: f, stale: strings.TrimSpace(string(old))}, nil
 }
 
 // Remove deletes the file and releases the lock.

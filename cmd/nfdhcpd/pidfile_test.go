@@ -19,6 +19,9 @@ func TestPidFile(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != strconv.Itoa(os.Getpid())+"\n" {
 		t.Fatalf("pidfile holds %q", b)
 	}
+	if p.stale != "99999" {
+		t.Errorf("stale = %q, want the crashed daemon's 99999", p.stale)
+	}
 	_, err = lockPidFile(path)
 	want := "pidfile " + path + ": another nfdhcpd (pid " + strconv.Itoa(os.Getpid()) + ") is running"
 	if err == nil || err.Error() != want {

@@ -61,6 +61,9 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 		if err != nil {
 			return err
 		}
+		if pf.stale != "" {
+			d.log.Warn("took over a stale pidfile (no daemon held its lock)", "path", cfg.General.PIDFile, "old_pid", pf.stale)
+		}
 		defer func() {
 			if err := pf.Remove(); err != nil {
 				d.log.Warn("cannot remove pidfile", "err", err)
