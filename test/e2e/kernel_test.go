@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -77,4 +78,24 @@ func TestKernelAttach(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unitMemlock is prlimit's --memlock for LimitMEMLOCK=infinity: before
+// Linux 5.11 BPF maps count against RLIMIT_MEMLOCK, which an unprivileged
+// daemon cannot raise. Where the test cannot raise it either (root without
+// CAP_SYS_RESOURCE, as in some containers) it raises the soft limit to the
+// hard one, all that the unit could get there too.
+func unitMemlock(t *testing.T) string {
+	t.Helper()
+	if exec.Command("prlimit", "--memlock=unlimited", "true").Run() == nil {
+		return "--memlock=unlimited"
+	}
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Max == unix.RLIM_INFINITY {
+		return "--memlock=unlimited"
+	}
+	return fmt.Sprintf("--memlock=%d:%d", r.Max, r.Max)
 }

@@ -20,7 +20,7 @@ const unitCaps = "-all,+net_admin,+net_raw,+bpf,+perfmon"
 // folder), and checks that a VM present at start and one added later are
 // both served.
 func TestStartedAsUnit(t *testing.T) {
-	lab.RequireTools(t, "setpriv", "udhcpc")
+	lab.RequireTools(t, "prlimit", "setpriv", "udhcpc")
 	forEachMode(t, func(t *testing.T, m steering) {
 		l := lab.New(t)
 		vm := l.AddVM("tap10", lab.SeedMAC)
@@ -36,7 +36,8 @@ func TestStartedAsUnit(t *testing.T) {
 			os.Chown(l.PinPath, nobody, nobody)
 			os.Chmod(filepath.Dir(l.PinPath), 0o701)
 		}
-		l.Wrapper = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		// prlimit: LimitMEMLOCK=.
+		l.Wrapper = []string{"prlimit", unitMemlock(t), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			"--inh-caps=" + unitCaps, "--ambient-caps=" + unitCaps, "--bounding-set=" + unitCaps}
 		d := l.StartDaemon(conf)
 
