@@ -13,10 +13,12 @@ import (
 // Tools are the host's programs the VM gets, with their shared libraries:
 // what the labs and the daemon run (test/lab, loader/rules.go). busybox
 // supplies the rest (sh, mount, sysctl, kill, env, mv, udhcpc, poweroff).
+// A test that needs a new program needs it here too: busybox's applet of
+// the same name, where there is one, may lack options (setpriv does).
 var Tools = []string{
 	"ip", "tc", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore",
 	"iptables-save", "ip6tables-save", "dhclient", "dhcpcd", "rdisc6", "ndisc6",
-	"dnsmasq", "modprobe", "insmod", "lsmod", "depmod", "bpftool",
+	"dnsmasq", "modprobe", "insmod", "lsmod", "depmod", "bpftool", "setpriv", "prlimit",
 }
 
 // hostFiles are copied when the host has them.
