@@ -34,7 +34,10 @@ type daemon struct {
 	loader   *loader.Loader // nil in iptables steering
 	lcfg     loader.Config
 	sender   *nfq.Sender
-	stats    nfq.Stats
+	// reconciled holds the entries attached at start, whose Activated
+	// changes followBindings then finds already done.
+	reconciled map[*binding.Entry]bool
+	stats      nfq.Stats
 }
 
 // serve runs the daemon until SIGTERM or SIGINT. ready, when not nil, is

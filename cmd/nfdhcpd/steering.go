@@ -68,7 +68,8 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
 	var want []loader.Iface
-	for _, e := range d.store.Entries() {
+	entries := d.store.Entries()
+	for _, e := range entries {
 		want = append(want, d.iface(e))
 	}
 	if err := l.Reconcile(want); err != nil {
@@ -82,9 +83,13 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
 	methods := map[string]int{}
-	for _, ifc := range want {
+	d.reconciled = map[*binding.Entry]bool{}
+	for i, ifc := range want {
 		m := l.Method(ifc.Index)
 		methods[m]++
+		if m != "" {
+			d.reconciled[entries[i]] = true
+		}
 		d.log.Debug("steering", "iface", ifc.Name, "change", "reconciled", "ifindex", ifc.Index, "attach", m)
 	}
 	d.log.Info("classifier attached", "taps", len(want), "tcx", methods[loader.MethodTCX], "cls_bpf", methods[loader.MethodClsBPF])
@@ -100,6 +105,13 @@ func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Chan
 			return
 		case c := <-changes:
 			e := c.Entry
+			if c.Kind == binding.Activated && d.reconciled[e] {
+				// Attached by Reconcile in this very state: replaying
+				// thousands of these at start would delay the first
+				// binding written afterwards by seconds.
+				delete(d.reconciled, e)
+				continue
+			}
 			var err error
 			switch c.Kind {
 			case binding.Activated, binding.Updated:
