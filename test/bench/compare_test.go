@@ -48,25 +48,37 @@ func openTAPs(t *testing.T, l *lab.Lab, n int) []TAP {
 	var batch strings.Builder
 	for i := range taps {
 		vm := vmAt(i)
-		f := l.OpenTAP(vm.TAP)
-		var fd int
-		var derr error
-		rc, err := f.SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// A descriptor of our own for epoll, sharing the non-blocking file.
-		rc.Control(func(raw uintptr) { fd, derr = unix.Dup(int(raw)) })
-		if derr != nil {
-			t.Fatal(derr)
-		}
-		t.Cleanup(func() { unix.Close(fd) })
-		taps[i] = TAP{VM: vm, FD: fd}
+		taps[i] = openTAP(t, l, vm)
 		fmt.Fprintf(&batch, "link set %s txqueuelen 10000\naddr add %s/24 dev %s\naddr add %s/64 dev %s nodad\n",
 			vm.TAP, vm.Gateway, vm.TAP, vm.Gateway6, vm.TAP)
 	}
 	l.Host("ip", "-batch", l.WriteFile("taps.batch", batch.String()))
 	return taps
+}
+
+// daemonArgs is the daemon's command line, behind $BENCH_DAEMON_WRAP when
+// set (a profiler or tracer: "strace -f -c -o FILE", "perf record -g -o
+// FILE --", "taskset -c 0").
+func daemonArgs(args ...string) []string {
+	return append(strings.Fields(os.Getenv("BENCH_DAEMON_WRAP")), args...)
+}
+
+// openTAP opens vm's TAP in the lab and returns a descriptor of its own,
+// for epoll, sharing the lab's non-blocking file.
+func openTAP(t *testing.T, l *lab.Lab, vm VM) TAP {
+	f := l.OpenTAP(vm.TAP)
+	var fd int
+	var derr error
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Control(func(raw uintptr) { fd, derr = unix.Dup(int(raw)) })
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return TAP{VM: vm, FD: fd}
 }
 
 // server is one of the compared servers: start serves taps until stop.
@@ -119,11 +131,7 @@ func TestCompare(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		args := []string{bin, "-c", conf, "-f"}
-		if cpu := os.Getenv("BENCH_DAEMON_CPU"); cpu != "" {
-			args = append([]string{"taskset", "-c", cpu}, args...)
-		}
-		p, err := StartProcess("nfdhcpd", l.HostNS, "msg=ready", 20*time.Second, args...)
+		p, err := StartProcess("nfdhcpd", l.HostNS, "msg=ready", 20*time.Second, daemonArgs(bin, "-c", conf, "-f")...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -316,6 +316,11 @@ func drain(fd int) {
 // Probe sends k from tap every 20 ms until a good answer comes, and
 // returns how long that took: a server is ready, or a binding is served.
 func Probe(tap TAP, k Kind, timeout time.Duration) (time.Duration, error) {
+	return ProbeEvery(tap, k, 20*time.Millisecond, timeout)
+}
+
+// ProbeEvery is Probe sending every interval.
+func ProbeEvery(tap TAP, k Kind, interval, timeout time.Duration) (time.Duration, error) {
 	f, err := requestFrame(tap.VM, k)
 	if err != nil {
 		return 0, err
@@ -328,8 +333,8 @@ func Probe(tap TAP, k Kind, timeout time.Duration) (time.Duration, error) {
 		if _, err := unix.Write(tap.FD, f); err != nil && err != unix.EAGAIN {
 			return 0, fmt.Errorf("write to %s: %w", tap.VM.TAP, err)
 		}
-		for sent := time.Now(); time.Since(sent) < 20*time.Millisecond; {
-			unix.Poll(fds, 2)
+		for sent := time.Now(); time.Since(sent) < interval; {
+			unix.Poll(fds, 1)
 			for {
 				n, err := unix.Read(tap.FD, buf)
 				if err != nil {
