@@ -75,7 +75,7 @@ func TestSignalsForeground(t *testing.T) {
 		}
 	}
 	took, err := d.Stop()
-	if err != nil || took > time.Second {
+	if err != nil || took > lab.Within(time.Second) {
 		t.Errorf("SIGTERM: exit after %v (%v), want within 1 s", took, err)
 	}
 	if _, err := os.Stat(filepath.Join(l.Dir, "run", "nfdhcpd.pid")); !os.IsNotExist(err) {
@@ -132,7 +132,7 @@ func TestDetached(t *testing.T) {
 	}
 
 	syscall.Kill(pid, syscall.SIGTERM)
-	waitFor(t, time.Second, "exit within 1 s of SIGTERM", func() bool { return !running(pid) })
+	waitFor(t, lab.Within(time.Second), "exit within 1 s of SIGTERM", func() bool { return !running(pid) })
 	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
 		t.Errorf("pidfile left after exit: %v", err)
 	}

@@ -163,7 +163,7 @@ func TestTCRestart(t *testing.T) {
 		if got := ifaceKeys(t, l); len(got) != 2 {
 			t.Fatalf("pinned ifaces %v, want tap10 and tap11", got)
 		}
-		if took, err := d.Stop(); err != nil || took > time.Second {
+		if took, err := d.Stop(); err != nil || took > lab.Within(time.Second) {
 			t.Fatalf("SIGTERM: exit after %v, %v; want within 1 s", took, err)
 		}
 		if out := l.Host("iptables-save", "-t", "mangle"); strings.Contains(out, "NFDHCPD") {

@@ -68,7 +68,7 @@ func TestStartedAsUnit(t *testing.T) {
 		if err != nil || got2["ip"] != "192.0.2.111" {
 			t.Errorf("udhcpc on the VM added later: %v %v", got2, err)
 		}
-		if took, err := d.Stop(); err != nil || took > time.Second {
+		if took, err := d.Stop(); err != nil || took > lab.Within(time.Second) {
 			t.Errorf("stop: %v after %v", err, took)
 		}
 		if _, err := os.Stat(filepath.Join(run, "nfdhcpd.pid")); !os.IsNotExist(err) {

@@ -78,7 +78,7 @@ func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
 			l.t.Logf("nfdhcpd log:\n%s", d.Log())
 		}
 	})
-	if !d.WaitLog("msg=ready", 5*time.Second) {
+	if !d.WaitLog("msg=ready", Within(5*time.Second)) {
 		l.t.Fatalf("nfdhcpd did not become ready:\n%s", d.Log())
 	}
 	return d
