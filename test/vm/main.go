@@ -28,6 +28,7 @@ func main() {
 	jobs := flag.Int("jobs", 2, "VMs at once (each takes one core)")
 	timeout := flag.Duration("timeout", 8*time.Minute, "limit per VM (a run takes under 2 minutes)")
 	runRE := flag.String("run", "", "only e2e tests matching this (go test -run)")
+	scale := flag.Float64("timescale", 3, "stretch the suite's wall-clock bounds (exit within 1 s of SIGTERM) by this under emulation")
 	refresh := flag.Bool("refresh", false, "fetch the suites' current kernels even when some are cached")
 	fetchOnly := flag.Bool("fetch", false, "only fetch and extract the kernels (CI does it before tests that may disturb the network)")
 	flag.Parse()
@@ -35,7 +36,7 @@ func main() {
 	if *fetchOnly {
 		err = fetchAll(*cache, *kernels, *refresh)
 	} else {
-		err = mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *refresh)
+		err = mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *scale, *refresh)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vmtest:", err)
@@ -65,7 +66,7 @@ type job struct {
 	err    error
 }
 
-func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Duration, runRE string, refresh bool) error {
+func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Duration, runRE string, scale float64, refresh bool) error {
 	start := time.Now()
 	ks, err := pick(names)
 	if err != nil {
@@ -128,7 +129,7 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 			defer wg.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			j.err = boot(j, timeout, runRE)
+			j.err = boot(j, timeout, runRE, scale)
 			j.took = time.Since(t0)
 		}()
 	}
@@ -201,7 +202,7 @@ func kernelInitrd(dir string, t *Tree, userspace string) (string, error) {
 
 // boot runs one VM to its power-off. Its console goes to console.log and
 // its "vmtest:" lines to our output; results land in dir/share over 9p.
-func boot(j *job, timeout time.Duration, runRE string) error {
+func boot(j *job, timeout time.Duration, runRE string, scale float64) error {
 	share := filepath.Join(j.dir, "share")
 	if err := os.MkdirAll(share, 0o755); err != nil {
 		return err
@@ -211,8 +212,8 @@ func boot(j *job, timeout time.Duration, runRE string) error {
 		return err
 	}
 	defer console.Close()
-	appendArgs := fmt.Sprintf("console=ttyS0 panic=-1 quiet loglevel=4 random.trust_cpu=on nfdhcpd.modes=%s nfdhcpd.timeout=%s",
-		j.mode, (timeout - time.Minute).String())
+	appendArgs := fmt.Sprintf("console=ttyS0 panic=-1 quiet loglevel=4 random.trust_cpu=on nfdhcpd.modes=%s nfdhcpd.timeout=%s nfdhcpd.timescale=%g",
+		j.mode, (timeout - time.Minute).String(), scale)
 	if runRE != "" {
 		appendArgs += " nfdhcpd.run=" + runRE
 	}
