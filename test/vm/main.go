@@ -312,7 +312,14 @@ func report(all []*job, took time.Duration) error {
 			fmt.Fprintf(&details, "\n=== %s/%s: no test passed\n", j.k.Name, j.mode)
 		}
 		for _, t := range sorted(res.Skipped) {
-			fmt.Fprintf(&details, "skipped %s/%s %s: %s\n", j.k.Name, j.mode, t, res.Reason(t))
+			reason := res.Reason(t)
+			fmt.Fprintf(&details, "skipped %s/%s %s: %s\n", j.k.Name, j.mode, t, reason)
+			// The VM's fault, not the kernel's: it would hide the test
+			// on every kernel.
+			if tool, ok := missingTool(reason); ok {
+				bad = true
+				fmt.Fprintf(&details, "=== %s/%s: the VM lacks %s: add it to Tools in test/vm/userspace.go\n", j.k.Name, j.mode, tool)
+			}
 		}
 	}
 	fmt.Print(details.String())

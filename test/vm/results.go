@@ -125,3 +125,15 @@ func sorted(s []string) []string {
 	sort.Strings(c)
 	return c
 }
+
+var missingToolRE = regexp.MustCompile(`^lab: (\S+) is not installed$`)
+
+// missingTool reports whether a skip's reason is lab.RequireTools finding
+// a program missing, and which.
+func missingTool(reason string) (string, bool) {
+	m := missingToolRE.FindStringSubmatch(reason)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}

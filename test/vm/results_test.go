@@ -61,3 +61,16 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("package output %q lacks the panic", r.Output[""])
 	}
 }
+
+func TestMissingTool(t *testing.T) {
+	for reason, want := range map[string]string{
+		"lab: setpriv is not installed":                               "setpriv",
+		"lab: needs root (network namespaces, NFQUEUE)":               "",
+		"TCX needs Linux 6.6 or later; this kernel is 6.1.0-50-amd64": "",
+	} {
+		got, ok := missingTool(reason)
+		if got != want || ok != (want != "") {
+			t.Errorf("missingTool(%q) = %q, %v; want %q", reason, got, ok, want)
+		}
+	}
+}
