@@ -126,7 +126,7 @@ func TestFaultKill9UnderLoad(t *testing.T) {
 		l.HostTry("ip", "link", "del", removed.tap) // gone already when its fd closed
 
 		start := time.Now()
-		d = l.StartDaemon(conf)
+		l.StartDaemon(conf)
 		took := servedWithin(t, live, start, 2*time.Second)
 		t.Logf("after kill -9 under a flood of %d DISCOVERs: served again after %v (from the restart)", sent.Load(), took)
 		for i, d := range took {
