@@ -19,22 +19,31 @@ import (
 // nsWorker runs functions on one OS thread kept in the lab's host
 // namespace, so that TAPs are made there without a process per cycle.
 type nsWorker struct {
-	do   chan func()
-	link *netlink.Handle
+	do     chan func()
+	exited chan struct{}
+	link   *netlink.Handle
 }
 
 func newNSWorker(name string) (*nsWorker, error) {
-	w := &nsWorker{do: make(chan func())}
+	w := &nsWorker{do: make(chan func()), exited: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		defer close(w.exited)
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
 		target, err := netns.GetFromName(name)
-		if err == nil {
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if w.link, err = netlink.NewHandleAt(target); err == nil {
 			err = netns.Set(target)
-			if err == nil {
-				w.link, err = netlink.NewHandleAt(target)
-			}
-			target.Close()
 		}
 		errc <- err
 		if err != nil {
@@ -42,6 +51,12 @@ func newNSWorker(name string) (*nsWorker, error) {
 		}
 		for f := range w.do {
 			f()
+		}
+		// Back home before the thread is reused: the lab's cleanup kills
+		// every process whose main thread is in its namespace, and this
+		// thread may be the main one.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
 		}
 	}()
 	return w, <-errc
@@ -53,8 +68,10 @@ func (w *nsWorker) run(f func()) {
 	<-done
 }
 
+// close ends the worker and waits until its thread has left the lab.
 func (w *nsWorker) close() {
 	close(w.do)
+	<-w.exited
 	if w.link != nil {
 		w.link.Close()
 	}
