@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ func main() {
 	jobs := flag.Int("jobs", 2, "VMs at once (each takes one core)")
 	timeout := flag.Duration("timeout", 8*time.Minute, "limit per VM (a run takes under 2 minutes)")
 	runRE := flag.String("run", "", "only e2e tests matching this (go test -run)")
+	smp := flag.Int("smp", 1, "virtual CPUs per VM (TCG runs one host thread per vCPU)")
 	scale := flag.Float64("timescale", 3, "stretch the suite's wall-clock bounds (exit within 1 s of SIGTERM) by this under emulation")
 	refresh := flag.Bool("refresh", false, "fetch the suites' current kernels even when some are cached")
 	fetchOnly := flag.Bool("fetch", false, "only fetch and extract the kernels (CI does it before tests that may disturb the network)")
@@ -36,7 +38,7 @@ func main() {
 	if *fetchOnly {
 		err = fetchAll(*cache, *kernels, *refresh)
 	} else {
-		err = mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *scale, *refresh)
+		err = mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *scale, *smp, *refresh)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vmtest:", err)
@@ -66,7 +68,7 @@ type job struct {
 	err    error
 }
 
-func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Duration, runRE string, scale float64, refresh bool) error {
+func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Duration, runRE string, scale float64, smp int, refresh bool) error {
 	start := time.Now()
 	ks, err := pick(names)
 	if err != nil {
@@ -129,7 +131,7 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 			defer wg.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			j.err = boot(j, timeout, runRE, scale)
+			j.err = boot(j, timeout, runRE, scale, smp)
 			j.took = time.Since(t0)
 		}()
 	}
@@ -202,7 +204,7 @@ func kernelInitrd(dir string, t *Tree, userspace string) (string, error) {
 
 // boot runs one VM to its power-off. Its console goes to console.log and
 // its "vmtest:" lines to our output; results land in dir/share over 9p.
-func boot(j *job, timeout time.Duration, runRE string, scale float64) error {
+func boot(j *job, timeout time.Duration, runRE string, scale float64, smp int) error {
 	share := filepath.Join(j.dir, "share")
 	if err := os.MkdirAll(share, 0o755); err != nil {
 		return err
@@ -217,10 +219,13 @@ func boot(j *job, timeout time.Duration, runRE string, scale float64) error {
 	if runRE != "" {
 		appendArgs += " nfdhcpd.run=" + runRE
 	}
+	if skip := skipPattern(); skip != "" {
+		appendArgs += " nfdhcpd.skip=" + skip
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64",
-		"-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "1",
+		"-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", strconv.Itoa(smp),
 		"-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
 		"-nic", "none", "-device", "virtio-rng-pci",
 		"-virtfs", "local,path="+share+",mount_tag=out,security_model=none,id=out",
@@ -284,6 +289,7 @@ func report(all []*job, took time.Duration) error {
 			}
 			continue
 		}
+		res.Passed = withoutEmptyParents(res.Passed)
 		attach := res.Attach
 		if j.mode != "tc" {
 			attach = "-"
@@ -321,6 +327,9 @@ func report(all []*job, took time.Duration) error {
 				fmt.Fprintf(&details, "=== %s/%s: the VM lacks %s: add it to Tools in test/vm/userspace.go\n", j.k.Name, j.mode, tool)
 			}
 		}
+	}
+	for _, x := range Excluded {
+		fmt.Fprintf(&details, "excluded on every kernel %s: %s\n", x.Pattern, x.Why)
 	}
 	fmt.Print(details.String())
 	fmt.Printf("\nvmtest: %d VMs in %s\n", len(all), took.Round(time.Second))
@@ -361,4 +370,31 @@ func tail(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// skipPattern joins Excluded for go test -skip; blanks cannot travel on the
+// kernel command line.
+func skipPattern() string {
+	var p []string
+	for _, x := range Excluded {
+		p = append(p, x.Pattern)
+	}
+	return strings.Join(p, "|")
+}
+
+// withoutEmptyParents drops the parents of Excluded subtests: with every
+// subtest skipped by -skip they pass having run nothing.
+func withoutEmptyParents(passed []string) []string {
+	var out []string
+	for _, t := range passed {
+		empty := false
+		for _, x := range Excluded {
+			parent, _, nested := strings.Cut(x.Pattern, "/")
+			empty = empty || nested && t == parent
+		}
+		if !empty {
+			out = append(out, t)
+		}
+	}
+	return out
 }

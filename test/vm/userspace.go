@@ -27,6 +27,10 @@ var hostFiles = []string{
 	"/usr/lib/x86_64-linux-gnu/xtables", "/usr/lib/dhcpcd",
 }
 
+// e2eTestdata is the e2e package's testdata folder, from the module root
+// (go run ./test/vm runs there).
+const e2eTestdata = "test/e2e/testdata"
+
 //go:embed init.sh
 var initScript []byte
 
@@ -85,6 +89,19 @@ func stageUserspace(root, daemon, e2e string) error {
 		if err := copyFile(src, filepath.Join(root, dst)); err != nil {
 			return err
 		}
+	}
+	// The suite runs in /e2e as go test runs it in its package's folder:
+	// tests open testdata/ relative to it.
+	if err := os.MkdirAll(filepath.Join(root, "e2e"), 0o755); err != nil {
+		return err
+	}
+	if err := filepath.Walk(e2eTestdata, func(f string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		return copyFile(f, filepath.Join(root, "e2e", "testdata", strings.TrimPrefix(f, e2eTestdata)))
+	}); err != nil && !os.IsNotExist(err) {
+		return err
 	}
 	// Libraries are found without searching: ld.so.cache names their paths.
 	return run("", "ldconfig", "-r", root)
