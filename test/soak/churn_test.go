@@ -16,10 +16,10 @@ import (
 
 // churnVM is cycle i's VM: a fresh TAP name, MAC and address each cycle.
 func churnVM(i int) (tap string, mac net.HardwareAddr, ip net.IP, binding string) {
-	tap = fmt.Sprintf("ch%d", i)
+	tap = fmt.Sprintf("tapc%d", i) // tap+: matched by the seed's iptables rules
 	mac = net.HardwareAddr{0x02, 0x5a, 0, byte(i >> 16), byte(i >> 8), byte(i)}
 	ip = net.IPv4(10, byte(i>>16), byte(i>>8), byte(i%250+2))
-	binding = fmt.Sprintf("MAC=%s\nHOSTNAME=ch%d\nIP=%s\nSUBNET=10.0.0.0/8\nGATEWAY=10.0.0.1\n", mac, i, ip)
+	binding = fmt.Sprintf("MAC=%s\nHOSTNAME=c%d\nIP=%s\nSUBNET=10.0.0.0/8\nGATEWAY=10.0.0.1\n", mac, i, ip)
 	return
 }
 
@@ -123,7 +123,7 @@ func TestSoakChurn(t *testing.T) {
 			if err := <-errc; err != nil {
 				failed = true
 				t.Error(err)
-				tap := fmt.Sprintf("ch%d ", cycleOf(err))
+				tap := fmt.Sprintf("tapc%d ", cycleOf(err))
 				for _, line := range strings.Split(d.Log(), "\n") {
 					if strings.Contains(line+" ", "="+tap) || strings.Contains(line, "/"+strings.TrimSpace(tap)+" ") {
 						t.Log(line)
