@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean vmtest man deb soak
+.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean vmtest man deb soak bench
 
 all: build
 
@@ -92,3 +92,18 @@ DEB_VERSION ?= $(shell v=$$(git describe --tags --exact-match --match 'v[0-9]*' 
 deb: man
 	$(MAKE) build VERSION=$(DEB_VERSION)
 	packaging/build-deb.sh bin/nfdhcpd $(DEB_VERSION) build
+
+# Performance (root; not part of `make test`; a few minutes): the Go
+# benchmarks of the responder and the classifier, then dnsmasq and nfdhcpd
+# (iptables and tc steering) side by side on the same real TAPs, then
+# 10,000 bindings. Table on stdout; numbers in build/bench*.json.
+# BENCH_DURATION (per cell, default 1s), BENCH_TAPS, BENCH_QUEUES,
+# BENCH_KINDS, BENCH_SERVERS, BENCH_SCALE_TAPS, BENCH_DAEMON_WRAP: see test/bench.
+bench: build
+	@mkdir -p build
+	@echo "== machine: $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $$(uname -r)"
+	$(GO) test -run '^$$' -bench '^BenchmarkReply$$' -benchmem ./responder/
+	$(GO) test -run '^$$' -bench '^BenchmarkClassifier$$' -benchmem ./loader/
+	NFDHCPD_BENCH=1 NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd BENCH_OUT=$(CURDIR)/build/bench.json \
+		$(GO) test -count=1 -timeout 20m -v -run '^(TestCompare|TestScale)$$' ./test/bench/ 2>&1 | \
+		grep -v '^=== RUN' | tee build/bench.log; exit $${PIPESTATUS[0]}

@@ -123,7 +123,9 @@ func TestCompare(t *testing.T) {
 
 	startDaemon := func(t *testing.T, vms []VM, settings ...string) func() {
 		// Queue numbers 10 apart, so that each kind's range stays its own.
-		settings = append(settings, "user", "root", "queue_balance", strconv.Itoa(balance),
+		// rate_limit 0: the classifier's per-TAP limit (200/s by default)
+		// would cap one TAP's load, and dnsmasq has none.
+		settings = append(settings, "user", "root", "rate_limit", "0", "queue_balance", strconv.Itoa(balance),
 			"dhcp.dhcp_queue", "42", "ipv6.rs_queue", "52", "ipv6.ns_queue", "62", "ipv6.dhcpv6_queue", "72")
 		conf, datapath := l.SeedConfig(settings...)
 		for _, vm := range vms {
