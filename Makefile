@@ -96,7 +96,8 @@ deb: man
 # Performance (root; not part of `make test`; a few minutes): the Go
 # benchmarks of the responder and the classifier, then dnsmasq and nfdhcpd
 # (iptables and tc steering) side by side on the same real TAPs, then
-# 10,000 bindings. Table on stdout; numbers in build/bench*.json.
+# 10,000 bindings, then fairness (50 VMs' DORAs beside one flooding VM).
+# Table on stdout; numbers in build/bench*.json and build/fairness.json.
 # BENCH_DURATION (per cell, default 1s), BENCH_TAPS, BENCH_QUEUES,
 # BENCH_KINDS, BENCH_SERVERS, BENCH_SCALE_TAPS, BENCH_DAEMON_WRAP: see test/bench.
 bench: build
@@ -104,6 +105,6 @@ bench: build
 	@echo "== machine: $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $$(uname -r)"
 	$(GO) test -run '^$$' -bench '^BenchmarkReply$$' -benchmem ./responder/
 	$(GO) test -run '^$$' -bench '^BenchmarkClassifier$$' -benchmem ./loader/
-	NFDHCPD_BENCH=1 NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd BENCH_OUT=$(CURDIR)/build/bench.json \
-		$(GO) test -count=1 -timeout 20m -v -run '^(TestCompare|TestScale)$$' ./test/bench/ 2>&1 | \
+	NFDHCPD_BENCH=1 NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd BENCH_OUT=$(CURDIR)/build/bench.json FAIR_OUT=$(CURDIR)/build/fairness.json \
+		$(GO) test -count=1 -timeout 20m -v -run '^(TestCompare|TestScale|TestFairness)$$' ./test/bench/ 2>&1 | \
 		grep -v '^=== RUN' | tee build/bench.log; exit $${PIPESTATUS[0]}
