@@ -318,7 +318,28 @@ func (s *Store) Run(ctx context.Context) error {
 		case u := <-linkUpdates:
 			s.applyLinks(u)
 		}
+		s.applyQueued(fileEvents, linkUpdates)
 		s.publish()
+	}
+}
+
+// maxBatch bounds how many queued events one snapshot takes in, so an
+// endless stream of events still publishes now and then.
+const maxBatch = 4096
+
+// applyQueued applies the file and link events already waiting, so that a
+// burst (a thousand bindings rewritten, a storm of links) rebuilds the
+// snapshot once, not once per event: publish walks every binding.
+func (s *Store) applyQueued(fileEvents <-chan fileEvent, linkUpdates <-chan LinkUpdate) {
+	for range maxBatch {
+		select {
+		case ev := <-fileEvents:
+			s.applyFile(ev)
+		case u := <-linkUpdates:
+			s.applyLinks(u)
+		default:
+			return
+		}
 	}
 }
 
