@@ -31,6 +31,7 @@ put 0644 "$top/contrib/systemd/nfdhcpd.service" /usr/lib/systemd/system/nfdhcpd.
 put 0644 "$here/tmpfiles.conf" /usr/lib/tmpfiles.d/nfdhcpd.conf
 put 0644 "$here/modules-load.conf" /usr/lib/modules-load.d/nfdhcpd.conf
 put 0755 "$top/contrib/ganeti/nfdhcpd-vif" /usr/lib/nfdhcpd/nfdhcpd-vif
+put 0755 "$top/contrib/iptables/nfdhcpd-ratelimit" /usr/lib/nfdhcpd/nfdhcpd-ratelimit
 doc=/usr/share/doc/nfdhcpd
 put 0644 "$here/debian/copyright" $doc/copyright
 for f in ferm/nfdhcpd.ferm iptables/rules.v4 iptables/rules.v6 nft/nfdhcpd.nft; do
