@@ -122,27 +122,9 @@ func TestCompare(t *testing.T) {
 	}
 
 	startDaemon := func(t *testing.T, vms []VM, settings ...string) func() {
-		// Queue numbers 10 apart, so that each kind's range stays its own.
 		// rate_limit 0: the classifier's per-TAP limit (200/s by default)
 		// would cap one TAP's load, and dnsmasq has none.
-		settings = append(settings, "user", "root", "rate_limit", "0", "queue_balance", strconv.Itoa(balance),
-			"dhcp.dhcp_queue", "42", "ipv6.rs_queue", "52", "ipv6.ns_queue", "62", "ipv6.dhcpv6_queue", "72")
-		conf, datapath := l.SeedConfig(settings...)
-		for _, vm := range vms {
-			if err := lab.WriteBinding(datapath, vm.TAP, vm.Binding()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p, err := StartProcess("nfdhcpd", l.HostNS, "msg=ready", 20*time.Second, daemonArgs(bin, "-c", conf, "-f")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return func() {
-			p.Stop()
-			if t.Failed() {
-				t.Logf("nfdhcpd output:\n%s", p.Output())
-			}
-		}
+		return startBenchDaemon(t, l, bin, vms, balance, append(settings, "rate_limit", "0")...)
 	}
 	servers := []server{
 		{"dnsmasq", func(t *testing.T, vms []VM) func() {
@@ -267,5 +249,30 @@ func writeJSON(t *testing.T, path string, v any) {
 	}
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// startBenchDaemon writes a binding per VM and starts nfdhcpd in the lab's
+// host namespace as root with queue_balance queues per kind, numbered 10
+// apart so that each kind's range stays its own. It returns the stop.
+func startBenchDaemon(t *testing.T, l *lab.Lab, bin string, vms []VM, balance int, settings ...string) func() {
+	t.Helper()
+	settings = append(settings, "user", "root", "queue_balance", strconv.Itoa(balance),
+		"dhcp.dhcp_queue", "42", "ipv6.rs_queue", "52", "ipv6.ns_queue", "62", "ipv6.dhcpv6_queue", "72")
+	conf, datapath := l.SeedConfig(settings...)
+	for _, vm := range vms {
+		if err := lab.WriteBinding(datapath, vm.TAP, vm.Binding()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := StartProcess("nfdhcpd", l.HostNS, "msg=ready", 20*time.Second, daemonArgs(bin, "-c", conf, "-f")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("nfdhcpd output:\n%s", p.Output())
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,24 +71,7 @@ func TestFairness(t *testing.T) {
 	}
 
 	startDaemon := func(t *testing.T, settings ...string) func() {
-		settings = append(settings, "user", "root", "queue_balance", strconv.Itoa(balance),
-			"dhcp.dhcp_queue", "42", "ipv6.rs_queue", "52", "ipv6.ns_queue", "62", "ipv6.dhcpv6_queue", "72")
-		conf, datapath := l.SeedConfig(settings...)
-		for _, vm := range vms {
-			if err := lab.WriteBinding(datapath, vm.TAP, vm.Binding()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p, err := StartProcess("nfdhcpd", l.HostNS, "msg=ready", 20*time.Second, daemonArgs(bin, "-c", conf, "-f")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return func() {
-			p.Stop()
-			if t.Failed() {
-				t.Logf("nfdhcpd output:\n%s", p.Output())
-			}
-		}
+		return startBenchDaemon(t, l, bin, vms, balance, settings...)
 	}
 	flushRules := func() {
 		for _, cmd := range []string{"iptables", "ip6tables"} {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
-	"github.com/vishvananda/netns"
 
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
@@ -240,27 +238,9 @@ func pinLayout1(t *testing.T, pinPath, netnsName string, ifindex int, tap string
 // inNetns runs fn on a thread switched into the named network namespace.
 func inNetns(t *testing.T, name string, fn func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	if err := lab.InNamespace(name, func() error { fn(); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(fmt.Sprintf("restore netns: %v", err)) // never run on in the wrong namespace
-		}
-	}()
-	fn()
 }
 
 // A start with a pin folder from an older layout (maps, program and a

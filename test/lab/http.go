@@ -2,14 +2,10 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 // HTTPGet fetches url from inside the lab's host namespace, where the daemon
@@ -31,25 +27,12 @@ func (l *Lab) HTTPGet(url string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// dialIn connects from namespace ns: a socket belongs to the namespace of the
-// thread that made it, and stays there.
-func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		return nil, fmt.Errorf("netns %s: %w", ns, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		return nil, err
-	}
-	defer netns.Set(orig)
-	var d net.Dialer
-	return d.DialContext(ctx, network, addr)
+// dialIn connects from namespace ns.
+func dialIn(ctx context.Context, ns, network, addr string) (c net.Conn, err error) {
+	err = InNamespace(ns, func() error {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
 }

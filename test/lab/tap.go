@@ -26,24 +26,43 @@ func (l *Lab) OpenTAP(name string) *os.File {
 	return f
 }
 
-func openTAPIn(ns, name string) (*os.File, error) {
+func openTAPIn(ns, name string) (f *os.File, err error) {
+	err = InNamespace(ns, func() error {
+		f, err = OpenTAPHere(name)
+		return err
+	})
+	return f, err
+}
+
+// InNamespace runs fn on a thread moved into network namespace ns, then
+// moves the thread back. What fn opens (a TAP, a socket) belongs to ns and
+// stays there.
+func InNamespace(ns string, fn func() error) error {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
-		return nil, err
+		runtime.UnlockOSThread()
+		return err
 	}
 	defer orig.Close()
 	target, err := netns.GetFromName(ns)
 	if err != nil {
-		return nil, err
+		runtime.UnlockOSThread()
+		return fmt.Errorf("netns %s: %w", ns, err)
 	}
 	defer target.Close()
 	if err := netns.Set(target); err != nil {
-		return nil, err
+		runtime.UnlockOSThread()
+		return err
 	}
-	defer netns.Set(orig)
-	return OpenTAPHere(name)
+	defer func() {
+		// A thread that cannot go back stays locked: Go ends it with its
+		// goroutine rather than run other code in the wrong namespace.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	return fn()
 }
 
 // OpenTAPHere opens (creating if needed) the TAP name in the calling thread's
