@@ -127,7 +127,26 @@ func TestMetrics(t *testing.T) {
 			t.Fatal("tap20 is not served")
 		}
 
+		// A warm-up request still queued would be answered inside the
+		// measured window: start once nothing waits and the counters rest.
 		before := scrape()
+		for settle := time.Now(); ; {
+			waiting := 0.0
+			for k, v := range before {
+				if strings.HasPrefix(k, "nfdhcpd_nfqueue_waiting") {
+					waiting += v
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			again := scrape()
+			if waiting == 0 && again["nfdhcpd_replies_total"] == before["nfdhcpd_replies_total"] {
+				break
+			}
+			if time.Since(settle) > 3*time.Second {
+				t.Fatalf("the daemon did not settle before the measured requests")
+			}
+			before = again
+		}
 		for i := range uint32(3) {
 			tap.Write(discover(t, mac, 0x200+i))
 			if readDHCP(t, tap, 0x200+i, 2*time.Second) == nil {
