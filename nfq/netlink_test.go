@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"testing"
+
+	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
 // nla is one netlink attribute as the kernel writes it: native-endian
@@ -193,4 +196,32 @@ func FuzzDecodePacket(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A queued packet the reader cannot decode still gets a verdict once its id
+// is known: nothing may wait in the queue until it overflows.
+func TestMessageUndecodableStillGetsVerdict(t *testing.T) {
+	r := &Reader{
+		handler: NewHandler(fakeLookup{}, &responder.Settings{}),
+		stats:   &Stats{},
+		log:     slog.New(slog.DiscardHandler),
+	}
+	hdr := nla(nfqaPacketHdr, 0, 0, 1, 2, 8, 0, 0)
+	packet := uint16(nfnlSubsysQueue<<8 | nfqnlMsgPacket)
+	for _, tt := range []struct {
+		name string
+		body []byte
+		want []byte
+	}{
+		{"attribute longer than the message", cat(hdr, []byte{0xff, 0, 5, 0}), verdictMsg(nfqnlMsgVerdict, nfAccept, 0x102)},
+		{"no packet header: nothing to answer", nla(nfqaIfindexIndev, be32(10)...), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r.verdicts.reset(42)
+			r.message(nlmsg{Type: packet, Body: cat(make([]byte, nfgenHdrLen), tt.body)})
+			if got := r.verdicts.bytes(); !bytes.Equal(got, tt.want) {
+				t.Fatalf("verdicts\n%x\nwant\n%x", got, tt.want)
+			}
+		})
+	}
 }

@@ -149,6 +149,11 @@ func (r *Reader) message(m nlmsg) {
 	p := &r.pkt
 	if err := decodePacket(m.Body[nfgenHdrLen:], p); err != nil {
 		r.stats.warnOnce(r.log, "netlink", "malformed queued packet", "err", err)
+		// The kernel numbers packets from 1: with its id known, the packet
+		// goes on untouched rather than wait in the queue for ever.
+		if p.ID != 0 {
+			r.verdicts.add(p.ID, nfAccept)
+		}
 		return
 	}
 	d := r.handler.Handle(p.Packet)
