@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,10 +111,45 @@ func parseLinkPinName(base string) (int, string, bool) {
 	return n, name, true
 }
 
-// linkPins lists our pinned TCX links for ifindex (normally zero or one).
+// linkPins lists our pinned TCX links for ifindex (normally zero or one),
+// from the index: globbing the folder read every pin per call, and Method
+// runs per TAP at start and on every metrics scrape, O(n²) at 10,000 TAPs.
 func (l *Loader) linkPins(ifindex int) []string {
-	matches, _ := filepath.Glob(filepath.Join(l.linkPinDir(), strconv.Itoa(ifindex)+"-*"))
-	return matches
+	return slices.Clone(l.pins[ifindex])
+}
+
+// indexPins reads the link pin folder once, at Open; from then on the
+// loader, which holds the folder's lock, is the only one to change it and
+// keeps the index with every pin, rename and removal.
+func (l *Loader) indexPins() error {
+	entries, err := os.ReadDir(l.linkPinDir())
+	if err != nil {
+		return fmt.Errorf("read link pins: %w", err)
+	}
+	l.pins = make(map[int][]string)
+	for _, e := range entries {
+		l.pinned(filepath.Join(l.linkPinDir(), e.Name()), true)
+	}
+	return nil
+}
+
+// pinned records that the link pin at path now exists, or no longer does.
+// Names that are not <ifindex>-<name> are not ours to index (Reconcile
+// removes them).
+func (l *Loader) pinned(path string, exists bool) {
+	idx, _, ok := parseLinkPinName(filepath.Base(path))
+	if !ok {
+		return
+	}
+	paths := slices.DeleteFunc(l.pins[idx], func(p string) bool { return p == path })
+	if exists {
+		paths = append(paths, path)
+	}
+	if len(paths) == 0 {
+		delete(l.pins, idx)
+	} else {
+		l.pins[idx] = paths
+	}
 }
 
 // attachTCX keeps a pinned link that is live on ifc.Index (updating its
@@ -149,6 +185,7 @@ func (l *Loader) attachTCX(ifc Iface) error {
 	if err := lk.Pin(want); err != nil {
 		return fmt.Errorf("attach %s: pin tcx link: %w", ifc.Name, err) // closing detaches
 	}
+	l.pinned(want, true)
 	return nil
 }
 
@@ -167,6 +204,8 @@ func (l *Loader) adoptTCX(lk link.Link, path, want string) error {
 		if err := os.Rename(path, want); err != nil {
 			return fmt.Errorf("rename tcx link pin: %w", err)
 		}
+		l.pinned(path, false)
+		l.pinned(want, true)
 	}
 	return nil
 }
@@ -191,6 +230,8 @@ func (l *Loader) loadTCXPin(path string, ifindex int) (link.Link, bool, error) {
 func (l *Loader) unpinLink(lk link.Link, path string) {
 	if err := lk.Unpin(); err != nil {
 		l.log.Warn("unpin tcx link", "path", path, "error", err)
+	} else {
+		l.pinned(path, false)
 	}
 	lk.Close() // last reference: the kernel detaches it
 }
@@ -204,6 +245,8 @@ func (l *Loader) detachTCX(ifindex int, name string) error {
 			// A pin we cannot open as a link: remove the file only.
 			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("detach %s: %w", name, err))
+			} else {
+				l.pinned(path, false)
 			}
 			continue
 		}

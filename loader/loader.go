@@ -38,6 +38,8 @@ type Loader struct {
 	limits *ebpf.Map
 	stats  *ebpf.Map
 	config *ebpf.Map
+
+	pins map[int][]string // link pin paths by ifindex, under mu (see indexPins)
 }
 
 // Open loads the classifier, or reuses the pinned one when it is the same
@@ -67,6 +69,10 @@ func Open(cfg Config) (*Loader, error) {
 	// systemd mounts /sys/fs/bpf, but a /proc/self/fd path resolves through
 	// the open directory without checking its parents.
 	l.cfg.PinPath = fmt.Sprintf("/proc/self/fd/%d", lock.Fd())
+	if err := l.indexPins(); err != nil {
+		l.Close()
+		return nil, err
+	}
 	if err := l.load(); err != nil {
 		l.Close()
 		return nil, err
