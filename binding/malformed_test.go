@@ -3,25 +3,21 @@ package binding
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-// goodBinding is a complete binding every malformed case starts from.
-const goodBinding = `INDEV=tap10
-IP=192.0.2.100
-MAC=aa:6b:39:22:33:44
-HOSTNAME=testing-vm
-TAGS=""
-GATEWAY=192.0.2.1
-SUBNET=192.0.2.0/24
-GATEWAY6=2001:db8:aaaa:bbbb::1
-SUBNET6=2001:db8:aaaa:bbbb::/64
-EUI64=2001:db8:aaaa:bbbb:a86b:39ff:fe22:3344
-PRIVATE=
-MTU=1450
-`
+// goodBinding is a complete binding every malformed case starts from: the
+// seed's sample (testdata/tap10) plus MTU, 12 lines.
+var goodBinding = func() string {
+	b, err := os.ReadFile("testdata/tap10")
+	if err != nil {
+		panic(err)
+	}
+	return string(b) + "MTU=1450\n"
+}()
 
 // with returns goodBinding with key set to val (added at the end when the
 // file lacks it); without drops the key's line.
