@@ -152,15 +152,7 @@ func TestCompare(t *testing.T) {
 			return startDaemon(t, vms, "steering", "tc", "bpf_pin_path", l.BPFFS())
 		}},
 	}
-	if s := os.Getenv("BENCH_SERVERS"); s != "" {
-		var keep []server
-		for _, sv := range servers {
-			if strings.Contains(","+s+",", ","+sv.name+",") {
-				keep = append(keep, sv)
-			}
-		}
-		servers = keep
-	}
+	servers = selectServers(servers)
 
 	var results []Result
 	for _, sv := range servers {
@@ -275,4 +267,20 @@ func startBenchDaemon(t *testing.T, l *lab.Lab, bin string, vms []VM, balance in
 			t.Logf("nfdhcpd output:\n%s", p.Output())
 		}
 	}
+}
+
+// selectServers keeps the servers named in $BENCH_SERVERS (comma-separated),
+// or all of them when it is unset.
+func selectServers(servers []server) []server {
+	s := os.Getenv("BENCH_SERVERS")
+	if s == "" {
+		return servers
+	}
+	var keep []server
+	for _, sv := range servers {
+		if strings.Contains(","+s+",", ","+sv.name+",") {
+			keep = append(keep, sv)
+		}
+	}
+	return keep
 }

@@ -105,15 +105,7 @@ func TestFairness(t *testing.T) {
 				"rate_limit", fmt.Sprintf("%d/s burst %d", limitRate, limitBurst))
 		}},
 	}
-	if s := os.Getenv("BENCH_SERVERS"); s != "" {
-		var keep []server
-		for _, sv := range servers {
-			if strings.Contains(","+s+",", ","+sv.name+",") {
-				keep = append(keep, sv)
-			}
-		}
-		servers = keep
-	}
+	servers = selectServers(servers)
 
 	var results []FairResult
 	for _, sv := range servers {
