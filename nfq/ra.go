@@ -63,7 +63,7 @@ func (a *Announcer) announce(resp *responder.Responder, e *binding.Entry) {
 	}
 	if err := a.Sender.Send(e.TAP.Index, frame); err != nil {
 		a.Stats.SendErrors.Add(1)
-		a.Stats.warnOnce(a.Log, "ra", "cannot send periodic RA", "iface", e.Binding.TAP, "err", err)
+		a.Stats.warnOnce(a.Log, warnKey{what: "ra"}, "cannot send periodic RA", "iface", e.Binding.TAP, "err", err)
 		return
 	}
 	a.Log.Debug("periodic RA", "iface", e.Binding.TAP)

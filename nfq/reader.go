@@ -108,7 +108,7 @@ func (r *Reader) batch(n int) {
 		for b := r.conn.datagram(i); len(b) > 0; {
 			m, rest, err := nextMessage(b)
 			if err != nil {
-				r.stats.warnOnce(r.log, "netlink", "malformed netlink message", "err", err)
+				r.stats.warnOnce(r.log, warnKey{what: "netlink"}, "malformed netlink message", "err", err)
 				break
 			}
 			b = rest
@@ -120,12 +120,12 @@ func (r *Reader) batch(n int) {
 	r.sender.sendBatch(r.replies, func(i int, err error) {
 		failed++
 		r.stats.SendErrors.Add(1)
-		r.stats.warnOnce(r.log, "send", "cannot send reply", "iface", r.replyTAP[i], "err", err)
+		r.stats.warnOnce(r.log, warnKey{what: "send"}, "cannot send reply", "iface", r.replyTAP[i], "err", err)
 	})
 	r.stats.sent(queued-failed, time.Since(start))
 	if err := r.conn.send(r.verdicts.bytes()); err != nil {
 		r.stats.VerdictErrors.Add(1)
-		r.stats.warnOnce(r.log, "verdict", "cannot set verdicts", "err", err)
+		r.stats.warnOnce(r.log, warnKey{what: "verdict"}, "cannot set verdicts", "err", err)
 	}
 }
 
@@ -135,7 +135,7 @@ func (r *Reader) message(m nlmsg) {
 		// Verdicts ask for no acknowledgement: an error is a refused one.
 		if e := errorCode(m.Body); e != 0 {
 			r.stats.VerdictErrors.Add(1)
-			r.stats.warnOnce(r.log, "verdict", "kernel refused a verdict", "err", e)
+			r.stats.warnOnce(r.log, warnKey{what: "verdict"}, "kernel refused a verdict", "err", e)
 		}
 		return
 	case nfnlSubsysQueue<<8 | nfqnlMsgPacket:
@@ -143,12 +143,12 @@ func (r *Reader) message(m nlmsg) {
 		return
 	}
 	if len(m.Body) < nfgenHdrLen {
-		r.stats.warnOnce(r.log, "netlink", "malformed queued packet", "len", len(m.Body))
+		r.stats.warnOnce(r.log, warnKey{what: "netlink"}, "malformed queued packet", "len", len(m.Body))
 		return
 	}
 	p := &r.pkt
 	if err := decodePacket(m.Body[nfgenHdrLen:], p); err != nil {
-		r.stats.warnOnce(r.log, "netlink", "malformed queued packet", "err", err)
+		r.stats.warnOnce(r.log, warnKey{what: "netlink"}, "malformed queued packet", "err", err)
 		// The kernel numbers packets from 1: with its id known, the packet
 		// goes on untouched rather than wait in the queue for ever.
 		if p.ID != 0 {
@@ -171,7 +171,7 @@ func (r *Reader) message(m nlmsg) {
 			r.replyTAP[slot] = d.Entry.Binding.TAP
 		} else if err := r.sender.Send(d.Entry.TAP.Index, f); err != nil {
 			r.stats.SendErrors.Add(1)
-			r.stats.warnOnce(r.log, "send", "cannot send reply", "iface", d.Entry.Binding.TAP, "err", err)
+			r.stats.warnOnce(r.log, warnKey{what: "send"}, "cannot send reply", "iface", d.Entry.Binding.TAP, "err", err)
 		} else {
 			r.stats.sent(1, 0)
 		}
@@ -191,11 +191,15 @@ func (r *Reader) logDecision(p Packet, d Decision) {
 	res := d.Result
 	switch res.Outcome {
 	case responder.Spoofed:
-		r.stats.warnOnce(r.log, "spoofed:"+d.Entry.Binding.TAP, "spoofed request dropped",
-			"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "bound_mac", d.Entry.Binding.MAC.String(), "kind", res.Kind)
+		if n, due := r.stats.warnDue(warnKey{"spoofed", d.Entry.Binding.TAP}); due {
+			r.log.Warn("spoofed request dropped", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(),
+				"bound_mac", d.Entry.Binding.MAC.String(), "kind", res.Kind, "suppressed", n)
+		}
 	case responder.Malformed:
-		r.stats.warnOnce(r.log, "malformed:"+d.Entry.Binding.TAP, "malformed request dropped",
-			"iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(), "kind", res.Kind, "reason", res.Reason)
+		if n, due := r.stats.warnDue(warnKey{"malformed", d.Entry.Binding.TAP}); due {
+			r.log.Warn("malformed request dropped", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(),
+				"kind", res.Kind, "reason", res.Reason, "suppressed", n)
+		}
 	default:
 		if !r.log.Enabled(ctx, slog.LevelDebug) {
 			return

@@ -27,7 +27,7 @@ type Stats struct {
 	latency       latencyHistogram
 
 	warnMu   sync.Mutex
-	warnLast map[string]warnState
+	warnLast map[warnKey]warnState
 }
 
 type warnState struct {
@@ -77,22 +77,26 @@ func (s *Stats) sent(n int, took time.Duration) {
 	s.latency.observe(took, uint64(n))
 }
 
-// warnOnce logs msg at warn level at most once per WarnInterval per key, and
-// says how many were suppressed since.
-func (s *Stats) warnOnce(log *slog.Logger, key, msg string, args ...any) {
+// warnKey names one kind of problem, on one interface when iface is set.
+type warnKey struct{ what, iface string }
+
+// warnDue reports whether a problem of this key may be logged now (at most
+// once per WarnInterval), and how many were suppressed since it last was.
+// Callers on the packet path ask first and build the log's fields only when
+// it is due: a flooding VM must cost no allocation per packet.
+func (s *Stats) warnDue(key warnKey) (suppressed int, due bool) {
 	now := time.Now()
 	s.warnMu.Lock()
+	defer s.warnMu.Unlock()
 	if s.warnLast == nil {
-		s.warnLast = make(map[string]warnState)
+		s.warnLast = make(map[warnKey]warnState)
 	}
 	st := s.warnLast[key]
 	if !st.at.IsZero() && now.Sub(st.at) < WarnInterval {
 		st.suppressed++
 		s.warnLast[key] = st
-		s.warnMu.Unlock()
-		return
+		return 0, false
 	}
-	suppressed := st.suppressed
 	if len(s.warnLast) > 4096 {
 		// Keys name TAPs, which come and go: forget the quiet ones.
 		for k, v := range s.warnLast {
@@ -102,7 +106,16 @@ func (s *Stats) warnOnce(log *slog.Logger, key, msg string, args ...any) {
 		}
 	}
 	s.warnLast[key] = warnState{at: now}
-	s.warnMu.Unlock()
+	return st.suppressed, true
+}
+
+// warnOnce logs msg at warn level when warnDue allows it, with the count
+// of those suppressed since.
+func (s *Stats) warnOnce(log *slog.Logger, key warnKey, msg string, args ...any) {
+	suppressed, due := s.warnDue(key)
+	if !due {
+		return
+	}
 	if suppressed > 0 {
 		args = append(args, "suppressed", suppressed)
 	}
