@@ -13,7 +13,7 @@ type AttachMode uint8
 const (
 	AttachAuto AttachMode = iota // TCX where the kernel has it (6.6+), else cls_bpf
 	AttachTCX                    // TCX only: fail where the kernel lacks it
-	AttachTC                     // clsact qdisc + direct-action cls_bpf filter
+	AttachTC                     // direct-action cls_bpf filter (clsact or ingress qdisc)
 )
 
 // String returns the configuration file spelling.

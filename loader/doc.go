@@ -1,9 +1,16 @@
 // Package loader puts the nfdhcpd TC classifier (bpf/classifier.c) in the
 // kernel and keeps it in step with the bindings: it loads or reuses the
 // pinned program and maps, attaches the program to each bound TAP's
-// ingress (TCX on 6.6+, else a clsact qdisc with a direct-action cls_bpf
-// filter), writes the per-TAP entries the classifier reads, and installs
-// the daemon's own mangle rules that send marked packets to NFQUEUE.
+// ingress (TCX on 6.6+, else a direct-action cls_bpf filter under the
+// TAP's clsact or ingress qdisc), writes the per-TAP entries the
+// classifier reads, and installs the daemon's own mangle rules that send
+// marked packets to NFQUEUE.
+//
+// TCX attaches one TAP per RCU grace period, serialised by RTNL: 10-15 ms
+// each, minutes for thousands. So in auto mode Reconcile, at start, gives
+// TAPs without a TCX link a cls_bpf filter when there are more than
+// bulkTCX of them (0.1 ms each), and Upgrade moves them to TCX afterwards,
+// one at a time, each steered throughout.
 //
 // State under Config.PinPath (default /sys/fs/bpf/nfdhcpd) is the
 // daemon's memory across restarts:

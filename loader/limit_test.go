@@ -239,7 +239,7 @@ func TestLimitsEntryRemoved(t *testing.T) {
 	}
 
 	seed()
-	if err := l.Reconcile(nil); err != nil {
+	if _, err := l.Reconcile(nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := bucketOf(t, l.limits, uint32(idx)); ok {

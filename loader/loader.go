@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,7 +40,14 @@ type Loader struct {
 	stats  *ebpf.Map
 	config *ebpf.Map
 
-	pins map[int][]string // link pin paths by ifindex, under mu (see indexPins)
+	pins     map[int][]string // link pin paths by ifindex, under mu (see indexPins)
+	upgrades upgradeQueue     // cls_bpf attachments waiting for Upgrade
+	noTCX    bool             // a TCX attach said the kernel lacks it
+	bulkTCX  int              // see bulkTCX; tests lower it
+
+	// nl is our rtnetlink socket, opened in the network namespace Open
+	// ran in; it serialises its own requests.
+	nl *netlink.Handle
 }
 
 // Open loads the classifier, or reuses the pinned one when it is the same
@@ -63,12 +71,16 @@ func Open(cfg Config) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Loader{cfg: cfg, log: cfg.Logger.With("pin_path", cfg.PinPath), lock: lock}
+	l := &Loader{cfg: cfg, log: cfg.Logger.With("pin_path", cfg.PinPath), lock: lock, bulkTCX: bulkTCX}
 	// From here on reach the pin directory through the descriptor we hold:
 	// a daemon that drops root can no longer walk a bpffs mounted 0700, as
 	// systemd mounts /sys/fs/bpf, but a /proc/self/fd path resolves through
 	// the open directory without checking its parents.
 	l.cfg.PinPath = fmt.Sprintf("/proc/self/fd/%d", lock.Fd())
+	if l.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("open rtnetlink socket: %w", err)
+	}
 	if err := l.indexPins(); err != nil {
 		l.Close()
 		return nil, err
@@ -256,6 +268,11 @@ func (l *Loader) Close() error {
 		}
 	}
 	l.prog, l.ifaces, l.limits, l.stats, l.config = nil, nil, nil, nil, nil
+	l.upgrades.clear()
+	if l.nl != nil {
+		l.nl.Close()
+		l.nl = nil
+	}
 	if l.lock != nil {
 		errs = append(errs, l.lock.Close()) // closing drops the flock
 		l.lock = nil

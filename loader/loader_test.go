@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"cmp"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -163,13 +164,18 @@ func TestReconcileAfterRestart(t *testing.T) {
 		wantReused  bool
 		wantMethod  string
 		secondMode  AttachMode
-		secondWants string
+		secondWants string // after Reconcile and Upgrade
+		// after Reconcile alone, when it differs: auto in bulk keeps a
+		// cls_bpf filter until Upgrade moves the TAP to TCX
+		reconcileWants string
+		bulk           bool // more TAPs without TCX than bulkTCX
 	}{
 		{name: "tcx same program", mode: AttachTCX, secondMode: AttachTCX, wantReused: true, secondWants: MethodTCX},
 		{name: "tcx new program", mode: AttachTCX, secondMode: AttachTCX, newProgram: true, secondWants: MethodTCX},
 		{name: "cls_bpf same program", mode: AttachTC, secondMode: AttachTC, wantReused: true, secondWants: MethodClsBPF},
 		{name: "cls_bpf new program", mode: AttachTC, secondMode: AttachTC, newProgram: true, secondWants: MethodClsBPF},
 		{name: "cls_bpf then tcx", mode: AttachTC, secondMode: AttachAuto, wantReused: true, secondWants: MethodTCX},
+		{name: "cls_bpf then tcx in bulk", mode: AttachTC, secondMode: AttachAuto, bulk: true, wantReused: true, secondWants: MethodTCX, reconcileWants: MethodClsBPF},
 		{name: "tcx then cls_bpf", mode: AttachTCX, secondMode: AttachTC, wantReused: true, secondWants: MethodClsBPF},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,8 +224,23 @@ func TestReconcileAfterRestart(t *testing.T) {
 				}
 			}
 			// tap1's binding went away while the daemon was down.
-			if err := second.Reconcile([]Iface{keep}); err != nil {
+			if tt.bulk {
+				second.bulkTCX = 0
+			}
+			methods, err := second.Reconcile([]Iface{keep})
+			if err != nil {
 				t.Fatalf("Reconcile: %v", err)
+			}
+			wantReconciled := cmp.Or(tt.reconcileWants, tt.secondWants)
+			if got := second.Method(keep.Index); got != wantReconciled || methods[keep.Index] != wantReconciled {
+				t.Errorf("after Reconcile: Method(tap0) = %q, Reconcile said %q; want %q", got, methods[keep.Index], wantReconciled)
+			}
+			moved, err := second.Upgrade(t.Context())
+			if err != nil {
+				t.Fatalf("Upgrade: %v", err)
+			}
+			if wantMoved := tt.reconcileWants != ""; (moved == 1) != wantMoved {
+				t.Errorf("Upgrade moved %d TAPs, want moved = %v", moved, wantMoved)
 			}
 			if got := second.Method(keep.Index); got != tt.secondWants {
 				t.Errorf("Method(tap0) = %q, want %q", got, tt.secondWants)

@@ -7,18 +7,23 @@ import (
 	"path/filepath"
 
 	"github.com/cilium/ebpf"
-	"github.com/vishvananda/netlink"
 )
 
 // Reconcile makes the kernel match want, as at start-up after a restart or
 // a crash: entries, pinned links and cls_bpf filters of interfaces not in
 // want are removed; every wanted interface is attached (kept when already
-// current, moved to the current program otherwise).
-func (l *Loader) Reconcile(want []Iface) error {
+// current, moved to the current program otherwise). It returns how each
+// wanted interface is attached: MethodTCX, MethodClsBPF, or "" where
+// attaching failed.
+//
+// In auto mode, when more than bulkTCX TAPs have no TCX link, those get a
+// cls_bpf filter (or keep theirs), so that a start with thousands of TAPs
+// steers them all in seconds; Upgrade then moves them to TCX.
+func (l *Loader) Reconcile(want []Iface) (map[int]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.prog == nil {
-		return fmt.Errorf("reconcile: loader closed")
+		return nil, fmt.Errorf("reconcile: loader closed")
 	}
 	wanted := make(map[int]Iface, len(want))
 	for _, ifc := range want {
@@ -52,7 +57,7 @@ func (l *Loader) Reconcile(want []Iface) error {
 
 	// Our cls_bpf filters on interfaces no longer wanted: a filter holds
 	// no pin, so the links themselves are the only record.
-	links, err := netlink.LinkList()
+	links, err := l.nl.LinkList()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("reconcile: list links: %w", err))
 	}
@@ -61,18 +66,49 @@ func (l *Loader) Reconcile(want []Iface) error {
 		if _, ok := wanted[a.Index]; ok {
 			continue
 		}
-		if len(ourClsFilters(a.Index)) > 0 {
+		if len(l.ourClsFilters(a.Index)) > 0 {
 			errs = append(errs, l.detachClsBPF(a.Index, a.Name))
 			l.log.Info("removed stale cls_bpf filter", "iface", a.Name)
 		}
 	}
 
+	// Bulk: so many TAPs without a TCX link that attaching TCX one by one
+	// would keep VMs unanswered for minutes.
+	unlinked := 0
 	for _, ifc := range want {
-		if _, err := l.attachLocked(ifc); err != nil {
-			errs = append(errs, err)
+		if len(l.pins[ifc.Index]) == 0 {
+			unlinked++
 		}
 	}
-	return errors.Join(errs...)
+	bulk := l.cfg.Attach == AttachAuto && !l.noTCX && unlinked > l.bulkTCX
+	if bulk {
+		l.log.Info("many TAPs without tcx: cls_bpf first, tcx in the background", "taps", unlinked)
+	}
+	methods := make(map[int]string, len(want))
+	for _, ifc := range want {
+		m, err := l.reconcileOne(ifc, bulk)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		methods[ifc.Index] = m
+	}
+	return methods, errors.Join(errs...)
+}
+
+// reconcileOne attaches ifc for Reconcile: as the mode says, or in bulk
+// with cls_bpf, kept when there, queued for Upgrade.
+func (l *Loader) reconcileOne(ifc Iface, bulk bool) (string, error) {
+	if !bulk || len(l.pins[ifc.Index]) > 0 {
+		return l.attachLocked(ifc)
+	}
+	if err := l.putEntry(ifc); err != nil {
+		return "", err
+	}
+	m, err := l.attachClsOnly(ifc)
+	if err == nil {
+		l.upgrades.add(ifc)
+	}
+	return m, err
 }
 
 // dropStaleEntries deletes m's entries whose ifindex is not wanted; val is

@@ -123,6 +123,9 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 	if err := dropPrivileges(acct, caps); err != nil {
 		return fmt.Errorf("switch to user %q: %w", acct.name, err)
 	}
+	if d.loader != nil {
+		d.followSteering(ctx, changes)
+	}
 
 	var wg sync.WaitGroup
 	readerFailed := make(chan error, len(readers))

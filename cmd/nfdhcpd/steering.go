@@ -25,10 +25,7 @@ func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Chang
 		return "", err
 	}
 	if steering == SteeringTC {
-		// Changes queued since the store started replay onto the
-		// reconciled state; Attach and Detach are idempotent.
-		go d.followBindings(ctx, changes)
-		return steering, nil
+		return steering, nil // followSteering takes changes from here
 	}
 	// Fallen back to iptables: nobody attaches, but the store's queue of
 	// changes must not grow for ever.
@@ -72,7 +69,8 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 	for _, e := range entries {
 		want = append(want, d.iface(e))
 	}
-	if err := l.Reconcile(want); err != nil {
+	methodOf, err := l.Reconcile(want)
+	if err != nil {
 		d.log.Warn("reconcile classifier attachments", "err", err)
 	}
 	// The pin folder is the daemon's: after dropping root it pins the links
@@ -85,7 +83,7 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 	methods := map[string]int{}
 	d.reconciled = map[*binding.Entry]bool{}
 	for i, ifc := range want {
-		m := l.Method(ifc.Index)
+		m := methodOf[ifc.Index]
 		methods[m]++
 		if m != "" {
 			d.reconciled[entries[i]] = true
@@ -94,6 +92,21 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 	}
 	d.log.Info("classifier attached", "taps", len(want), "tcx", methods[loader.MethodTCX], "cls_bpf", methods[loader.MethodClsBPF])
 	return SteeringTC, nil
+}
+
+// followSteering keeps tc steering current from here on: it follows
+// bindings as they come and go, and moves the TAPs a bulk start attached
+// with cls_bpf to TCX. It runs after the privilege drop, so that every link
+// pin made from here on is the daemon user's, as chownTree made the rest.
+func (d *daemon) followSteering(ctx context.Context, changes <-chan binding.Change) {
+	// Changes queued since the store started replay onto the reconciled
+	// state; Attach and Detach are idempotent.
+	go d.followBindings(ctx, changes)
+	go func() {
+		if _, err := d.loader.Upgrade(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("move to tcx", "err", err)
+		}
+	}()
 }
 
 // followBindings attaches and detaches the classifier as bindings and TAPs

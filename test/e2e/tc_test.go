@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -259,4 +260,69 @@ func TestTCAttachLatency(t *testing.T) {
 		t.Logf("binding write → attached and in the map: p50 %v, max %v (20 writes)",
 			took[len(took)/2].Round(100*time.Microsecond), took[len(took)-1].Round(100*time.Microsecond))
 	})
+}
+
+// A start with more TAPs than the loader attaches TCX to one by one
+// (bulkTCX, 32) steers them all with cls_bpf at once, then moves them to
+// TCX in the background, and a VM is served before and after the move. On
+// a kernel without TCX they stay on cls_bpf.
+func TestTCBulkStart(t *testing.T) {
+	lab.RequireTools(t, "udhcpc", "tc")
+	l := lab.New(t)
+	vm := l.AddVM("tap10", lab.SeedMAC)
+	conf, datapath := l.SeedConfig(tcMode.setup(l)...)
+	lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
+	const extra = 40
+	var batch strings.Builder
+	taps := []string{"tap10"}
+	for i := range extra {
+		tap := fmt.Sprintf("blk%d", i)
+		taps = append(taps, tap)
+		fmt.Fprintf(&batch, "tuntap add dev %[1]s mode tap\nlink set dev %[1]s up\n", tap)
+		mac := fmt.Sprintf("aa:6b:39:22:35:%02x", i)
+		lab.WriteBinding(datapath, tap, strings.NewReplacer("tap10", tap,
+			"192.0.2.100", fmt.Sprintf("192.0.2.%d", 150+i), lab.SeedMAC, mac).Replace(lab.SeedBinding))
+	}
+	l.Host("ip", "-batch", l.WriteFile("bulk.batch", batch.String()))
+
+	d := l.StartDaemon(conf)
+	if !strings.Contains(d.Log(), "cls_bpf first, tcx in the background") {
+		t.Errorf("a start with %d TAPs without tcx did not take the bulk path:\n%s", len(taps), d.Log())
+	}
+	// While a TAP moves, its TCX link is attached a moment before its filter
+	// goes: one or two attachments then, never none.
+	check := func(when string, most int) {
+		t.Helper()
+		for _, tap := range taps {
+			if n := attachments(t, l, tap, l.Ifindex(tap)); n < 1 || n > most {
+				t.Errorf("%s: %s has %d attachments, want 1 to %d", when, tap, n, most)
+			}
+		}
+	}
+	check("at ready", 2)
+	if _, err := vm.UdhcpcTries(2); err != nil {
+		t.Fatalf("at ready: %v", err)
+	}
+
+	moved := d.WaitLog(`msg="moved cls_bpf attachments to tcx"`, lab.Within(30*time.Second))
+	if !moved && !strings.Contains(d.Log(), `msg="tcx unsupported, staying on cls_bpf"`) {
+		t.Fatalf("the move to tcx neither finished nor gave up:\n%s", d.Log())
+	}
+	check("after the move", 1)
+	for _, tap := range taps {
+		links, err := lab.PinnedTCXLinks(l.PinPath, l.Ifindex(tap))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved && len(links) != 1 {
+			t.Errorf("%s: %d tcx links after the move, want 1", tap, len(links))
+		}
+		// The ingress qdisc the loader added for cls_bpf goes with it.
+		if q := l.Host("tc", "qdisc", "show", "dev", tap, "ingress"); moved && strings.TrimSpace(q) != "" {
+			t.Errorf("%s: qdisc left after the move to tcx: %s", tap, q)
+		}
+	}
+	if _, err := vm.UdhcpcTries(2); err != nil {
+		t.Fatalf("after the move: %v", err)
+	}
 }
