@@ -118,3 +118,43 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// from returns what was written from byte off on.
+func (l *lockedBuffer) from(off int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b.Bytes()[off:])
+}
+
+// logWatch looks for log lines in a process's output as it grows, reading
+// each byte once: rescanning megabytes of log every few milliseconds took
+// a core from the daemon it was timing.
+type logWatch struct {
+	p     *Process
+	off   int
+	msgs  []string          // what to look for
+	found map[string]string // msg → the first complete line holding it
+}
+
+func newLogWatch(p *Process, msgs ...string) *logWatch {
+	return &logWatch{p: p, msgs: msgs, found: map[string]string{}}
+}
+
+// line returns the first line holding msg, one of w's, printed so far.
+func (w *logWatch) line(msg string) (string, bool) {
+	if l, ok := w.found[msg]; ok {
+		return l, true
+	}
+	chunk := w.p.out.from(w.off)
+	end := strings.LastIndexByte(chunk, '\n') + 1
+	w.off += end
+	for _, l := range strings.Split(chunk[:end], "\n") {
+		for _, m := range w.msgs {
+			if _, seen := w.found[m]; !seen && strings.Contains(l, m) {
+				w.found[m] = l
+			}
+		}
+	}
+	l, ok := w.found[msg]
+	return l, ok
+}
