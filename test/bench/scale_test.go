@@ -34,6 +34,11 @@ type ScaleResult struct {
 	UpgradeS     float64 `json:"start_to_all_tcx_s,omitempty"`
 	UpgradeMoved int     `json:"moved_to_tcx,omitempty"`
 	UpgradeState string  `json:"upgrade"`
+	// A restart of the daemon with every TAP steered: from its start to
+	// every attachment checked and kept, and how they were attached.
+	RestartS      float64 `json:"restart_to_all_steered_s"`
+	RestartTCX    int     `json:"restart_tcx"`
+	RestartClsBPF int     `json:"restart_cls_bpf"`
 }
 
 // TestScale starts nfdhcpd (tc steering) with one binding per TAP on
@@ -173,6 +178,11 @@ func TestScale(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	r.RestartS, r.RestartTCX, r.RestartClsBPF = restartSteered(t, p, daemonArgs(bin, "-c", conf, "-f"))
+	if n := r.RestartTCX + r.RestartClsBPF; n != total {
+		t.Errorf("after a restart the daemon reports %d TAPs attached, want %d", n, total)
+	}
+
 	fmt.Printf("\nscale: %d bindings, attach %s: start to ready %.2f s, to all %d steered %.2f s (%d tcx, %d cls_bpf); "+
 		"binding write to first answer p50 %.1f ms p99 %.1f ms (%d samples); RSS %.1f MiB; /metrics in %.0f ms; move to tcx: %s",
 		total, attach, r.ReadyS, quiet, r.SteeredS, r.SteeredTCX, r.SteeredClsBPF,
@@ -180,9 +190,32 @@ func TestScale(t *testing.T) {
 	if r.UpgradeState == "done" {
 		fmt.Printf(", %d TAPs, all on tcx %.1f s after the start", r.UpgradeMoved, r.UpgradeS)
 	}
-	fmt.Println()
+	fmt.Printf("; restarted: all steered %.2f s after (%d tcx, %d cls_bpf)\n", r.RestartS, r.RestartTCX, r.RestartClsBPF)
 	if out := os.Getenv("BENCH_OUT"); out != "" {
 		writeJSON(t, filepath.Join(filepath.Dir(out), "bench-scale.json"), r)
+	}
+}
+
+// restartSteered stops the daemon p and starts it again with args, and
+// returns how long the new one took to report every TAP attached, and how.
+func restartSteered(t *testing.T, p *Process, args []string) (float64, int, int) {
+	t.Helper()
+	p.Stop()
+	start := time.Now()
+	q, err := StartProcess("nfdhcpd", p.ns, "", 0, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Stop)
+	log := newLogWatch(q, `msg="classifier attached"`)
+	for {
+		if line, ok := log.line(`msg="classifier attached"`); ok {
+			return time.Since(start).Seconds(), logInt(line, "tcx"), logInt(line, "cls_bpf")
+		}
+		if time.Since(start) > 5*time.Minute {
+			t.Fatalf("restarted daemon: no attachments reported after 5 minutes:\n%s", q.Output())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 // Process is a server running in the lab's host namespace.
 type Process struct {
 	Name string
+	ns   string
 	cmd  *exec.Cmd
 	out  *lockedBuffer
 	done chan error
@@ -22,7 +23,7 @@ type Process struct {
 // StartProcess runs args in namespace ns and, when ready is not empty,
 // waits until the output holds it.
 func StartProcess(name, ns, ready string, timeout time.Duration, args ...string) (*Process, error) {
-	p := &Process{Name: name, out: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &Process{Name: name, ns: ns, out: &lockedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
