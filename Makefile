@@ -106,5 +106,5 @@ bench: build
 	$(GO) test -run '^$$' -bench '^BenchmarkReply$$' -benchmem ./responder/
 	$(GO) test -run '^$$' -bench '^BenchmarkClassifier$$' -benchmem ./loader/
 	NFDHCPD_BENCH=1 NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd BENCH_OUT=$(CURDIR)/build/bench.json FAIR_OUT=$(CURDIR)/build/fairness.json \
-		$(GO) test -count=1 -timeout 20m -v -run '^(TestCompare|TestScale|TestFairness)$$' ./test/bench/ 2>&1 | \
+		$(GO) test -count=1 -timeout 30m -v -run '^(TestCompare|TestScale|TestFairness)$$' ./test/bench/ 2>&1 | \
 		grep -v '^=== RUN' | tee build/bench.log; exit $${PIPESTATUS[0]}

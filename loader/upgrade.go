@@ -73,7 +73,7 @@ func (l *Loader) Upgrade(ctx context.Context) (int, error) {
 	l.log.Info("moving cls_bpf attachments to tcx", "taps", queued)
 	moved := 0
 	for ctx.Err() == nil {
-		done, err := l.upgradeNext()
+		ok, done, err := l.upgradeNext()
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			l.mu.Lock()
 			l.noTCX = true
@@ -88,29 +88,32 @@ func (l *Loader) Upgrade(ctx context.Context) (int, error) {
 		} else if done {
 			l.log.Info("moved cls_bpf attachments to tcx", "taps", moved, "took", time.Since(start).Round(time.Millisecond))
 			return moved, nil
-		} else {
+		} else if ok {
 			moved++
 		}
 	}
 	return moved, ctx.Err()
 }
 
-// upgradeNext moves the next queued TAP to TCX, or reports done. The grace
-// period the attach waits for passes without l.mu held, so that bindings
-// coming and going and metrics scrapes do not queue behind it; whatever
-// changed meanwhile wins over the move.
-func (l *Loader) upgradeNext() (done bool, err error) {
+// upgradeNext moves the next queued TAP to TCX and reports whether it did,
+// or reports done. Each TAP leaves the queue whatever happens to it. The
+// grace period the attach waits for passes without l.mu held, so that
+// bindings coming and going and metrics scrapes do not queue behind it;
+// whatever changed meanwhile wins over the move.
+func (l *Loader) upgradeNext() (moved, done bool, err error) {
 	l.mu.Lock()
 	ifc, ok := l.upgrades.next()
 	if !ok || l.prog == nil {
 		l.mu.Unlock()
-		return true, nil
+		return false, true, nil
 	}
 	prog, err := l.prog.Clone() // Close may run before the attach returns
-	l.mu.Unlock()
 	if err != nil {
-		return false, fmt.Errorf("move %s: %w", ifc.Name, err)
+		l.upgrades.drop(ifc.Index)
+		l.mu.Unlock()
+		return false, false, fmt.Errorf("move %s: %w", ifc.Name, err)
 	}
+	l.mu.Unlock()
 	lk, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: prog, Attach: ebpf.AttachTCXIngress})
 	prog.Close()
 
@@ -121,17 +124,17 @@ func (l *Loader) upgradeNext() (done bool, err error) {
 		if lk != nil {
 			lk.Close() // not pinned: closing detaches
 		}
-		return false, err
+		return false, false, nil
 	}
 	l.upgrades.drop(ifc.Index)
 	if err != nil {
-		return false, fmt.Errorf("move %s: tcx ingress of ifindex %d: %w", ifc.Name, ifc.Index, err)
+		return false, false, fmt.Errorf("move %s: tcx ingress of ifindex %d: %w", ifc.Name, ifc.Index, err)
 	}
 	defer lk.Close()
 	want := filepath.Join(l.linkPinDir(), linkPinName(ifc.Index, ifc.Name))
 	if err := lk.Pin(want); err != nil {
-		return false, fmt.Errorf("move %s: pin tcx link: %w", ifc.Name, err)
+		return false, false, fmt.Errorf("move %s: pin tcx link: %w", ifc.Name, err)
 	}
 	l.pinned(want, true)
-	return false, l.detachClsBPF(ifc.Index, ifc.Name)
+	return true, false, l.detachClsBPF(ifc.Index, ifc.Name)
 }
