@@ -43,6 +43,12 @@ type daemon struct {
 // serve runs the daemon until SIGTERM or SIGINT. ready, when not nil, is
 // called once every existing binding is steered and every queue is read.
 func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
+	// The signals are ours from the start: one that comes while the daemon
+	// sets up waits here for waitSignals, instead of killing it half set up
+	// (the default action) with its rules and chain left behind.
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sig)
 	d := &daemon{cfg: cfg}
 	if err := d.openLog(foreground, debug); err != nil {
 		return err
@@ -154,7 +160,7 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 	if err := sdNotify("READY=1"); err != nil {
 		d.log.Warn("cannot notify systemd", "err", err)
 	}
-	err = d.waitSignals(storeDone, readerFailed)
+	err = d.waitSignals(sig, storeDone, readerFailed)
 	sdNotify("STOPPING=1")
 	cancel()
 	waitTimeout(&wg, shutdownGrace)
@@ -250,10 +256,7 @@ func (d *daemon) openReaders() ([]*nfq.Reader, error) {
 
 // waitSignals serves SIGHUP (rescan bindings, reopen the log) and SIGUSR1
 // (log the binding table) until SIGTERM/SIGINT or a part fails.
-func (d *daemon) waitSignals(storeDone, readerFailed <-chan error) error {
-	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
-	defer signal.Stop(sig)
+func (d *daemon) waitSignals(sig <-chan os.Signal, storeDone, readerFailed <-chan error) error {
 	for {
 		select {
 		case s := <-sig:

@@ -62,6 +62,13 @@ type Daemon struct {
 // when the test failed.
 func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
 	l.t.Helper()
+	return l.StartDaemonUntil(conf, "msg=ready", extra...)
+}
+
+// StartDaemonUntil is StartDaemon, returning as soon as the log holds until
+// (which may come before ready).
+func (l *Lab) StartDaemonUntil(conf, until string, extra ...string) *Daemon {
+	l.t.Helper()
 	bin := Binary(l.t)
 	d := &Daemon{lab: l, log: &syncBuffer{}, done: make(chan error, 1)}
 	args := append([]string{"netns", "exec", l.HostNS}, l.Wrapper...)
@@ -78,8 +85,8 @@ func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
 			l.t.Logf("nfdhcpd log:\n%s", d.Log())
 		}
 	})
-	if !d.WaitLog("msg=ready", Within(5*time.Second)) {
-		l.t.Fatalf("nfdhcpd did not become ready:\n%s", d.Log())
+	if !d.WaitLog(until, Within(5*time.Second)) {
+		l.t.Fatalf("nfdhcpd did not log %q:\n%s", until, d.Log())
 	}
 	return d
 }
