@@ -145,7 +145,7 @@ func (l *Loader) Method(ifindex int) string {
 			return MethodTCX
 		}
 	}
-	if len(l.ourClsFilters(ifindex)) > 0 {
+	if l.hasClsFilter(ifindex) {
 		return MethodClsBPF
 	}
 	return ""

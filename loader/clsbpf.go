@@ -30,25 +30,21 @@ func (l *Loader) attachClsBPF(ifc Iface) error {
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", ifc.Name, err)
 	}
-	var filters []netlink.Filter
 	if !added { // a qdisc we just added holds no filter yet
-		filters, err = l.nl.FilterList(linkByIndex(ifc.Index), netlink.HANDLE_MIN_INGRESS)
+		ours, others, err := l.clsFilters(ifc.Index)
 		if err != nil {
 			return fmt.Errorf("attach %s: list ingress filters: %w", ifc.Name, err)
 		}
-	}
-	for _, f := range filters {
-		a := f.Attrs()
-		if a.Priority != clsPriority || a.Handle != clsHandle {
-			continue
+		for _, f := range others {
+			if a := f.Attrs(); a.Priority == clsPriority && a.Handle == clsHandle {
+				return fmt.Errorf("attach %s: ingress filter pref %d handle %#x belongs to someone else (%s)",
+					ifc.Name, clsPriority, clsHandle, f.Type())
+			}
 		}
-		bf, ok := f.(*netlink.BpfFilter)
-		if !ok || bf.Name != clsName {
-			return fmt.Errorf("attach %s: ingress filter pref %d handle %#x belongs to someone else (%s)",
-				ifc.Name, clsPriority, clsHandle, f.Type())
-		}
-		if bf.Id == int(l.progID) {
-			return nil
+		for _, bf := range ours {
+			if bf.Id == int(l.progID) {
+				return nil
+			}
 		}
 	}
 	filter := &netlink.BpfFilter{
@@ -94,23 +90,17 @@ func (l *Loader) ensureIngressQdisc(ifc Iface) (bool, error) {
 	return true, nil
 }
 
-// dropEmptyIngress removes ifindex's ingress qdisc once it holds no
-// filter: we add one where a TAP has none, and left empty it would only
-// stand in the way of a clsact someone adds later. A clsact stays, whoever
-// added it: the request names the kind, and the kernel refuses a
-// mismatch. The request goes out on a socket of its own, in the calling
-// thread's network namespace (vishvananda/netlink sends no kind with a
-// delete).
-func (l *Loader) dropEmptyIngress(ifindex int) error {
-	filters, err := l.nl.FilterList(linkByIndex(ifindex), netlink.HANDLE_MIN_INGRESS)
-	if err != nil || len(filters) > 0 {
-		return nil // no qdisc, no link, or filters of someone else's
-	}
+// deleteIngressQdisc removes ifindex's ingress qdisc, and only an
+// ingress one: the request names the kind, and the kernel refuses a
+// mismatch, so a clsact stays whoever added it. The request goes out on a
+// socket of its own, in the calling thread's network namespace
+// (vishvananda/netlink sends no kind with a delete).
+func deleteIngressQdisc(ifindex int) error {
 	req := nl.NewNetlinkRequest(unix.RTM_DELQDISC, unix.NLM_F_ACK)
 	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(ifindex),
 		Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_INGRESS})
 	req.AddData(nl.NewRtAttr(nl.TCA_KIND, nl.ZeroTerminated("ingress")))
-	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
 	switch {
 	case err == nil, errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENODEV):
 		return nil // gone, or a clsact
@@ -124,34 +114,46 @@ func linkByIndex(ifindex int) netlink.Link {
 	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: ifindex}}
 }
 
-// ourClsFilters returns our cls_bpf filters on ifindex; a link that is
-// gone or has no ingress hook has none.
-func (l *Loader) ourClsFilters(ifindex int) []*netlink.BpfFilter {
+// clsFilters lists ifindex's ingress filters: ours (by name, priority and
+// handle) and everyone else's. A link that is gone or has no ingress hook
+// has none, and says why.
+func (l *Loader) clsFilters(ifindex int) (ours []*netlink.BpfFilter, others []netlink.Filter, err error) {
 	filters, err := l.nl.FilterList(linkByIndex(ifindex), netlink.HANDLE_MIN_INGRESS)
 	if err != nil {
-		return nil
+		return nil, nil, err
 	}
-	var ours []*netlink.BpfFilter
 	for _, f := range filters {
 		if bf, ok := f.(*netlink.BpfFilter); ok && bf.Name == clsName &&
 			bf.Priority == clsPriority && bf.Handle == clsHandle {
 			ours = append(ours, bf)
+		} else {
+			others = append(others, f)
 		}
 	}
-	return ours
+	return ours, others, nil
 }
 
+// hasClsFilter reports whether ifindex has our cls_bpf filter.
+func (l *Loader) hasClsFilter(ifindex int) bool {
+	ours, _, _ := l.clsFilters(ifindex)
+	return len(ours) > 0
+}
+
+// detachClsBPF removes our filters from ifindex and then the ingress qdisc
+// if nothing else is left under it: we add one where a TAP has none, and
+// left empty it would only stand in the way of a clsact someone adds
+// later.
 func (l *Loader) detachClsBPF(ifindex int, name string) error {
-	ours := l.ourClsFilters(ifindex)
+	ours, others, _ := l.clsFilters(ifindex)
 	for _, bf := range ours {
 		if err := l.nl.FilterDel(bf); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
 			return fmt.Errorf("detach %s: delete cls_bpf filter: %w", name, err)
 		}
 	}
-	if len(ours) == 0 {
+	if len(ours) == 0 || len(others) > 0 {
 		return nil
 	}
-	if err := l.dropEmptyIngress(ifindex); err != nil {
+	if err := deleteIngressQdisc(ifindex); err != nil {
 		return fmt.Errorf("detach %s: %w", name, err)
 	}
 	return nil

@@ -66,7 +66,7 @@ func (l *Loader) Reconcile(want []Iface) (map[int]string, error) {
 		if _, ok := wanted[a.Index]; ok {
 			continue
 		}
-		if len(l.ourClsFilters(a.Index)) > 0 {
+		if l.hasClsFilter(a.Index) {
 			errs = append(errs, l.detachClsBPF(a.Index, a.Name))
 			l.log.Info("removed stale cls_bpf filter", "iface", a.Name)
 		}
