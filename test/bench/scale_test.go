@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
@@ -128,7 +129,7 @@ func TestScale(t *testing.T) {
 	if n := r.SteeredTCX + r.SteeredClsBPF; n != quiet {
 		t.Errorf("daemon reports %d TAPs attached (%d tcx, %d cls_bpf), want %d", n, r.SteeredTCX, r.SteeredClsBPF, quiet)
 	}
-	if ifaces, err := lab.PinnedIfaces(pin); err != nil || len(ifaces) != quiet {
+	if ifaces, err := loader.PinnedIfaces(pin); err != nil || len(ifaces) != quiet {
 		t.Errorf("classifier map holds %d TAPs (%v), want %d", len(ifaces), err, quiet)
 	}
 	if os.Getenv("BENCH_VERBOSE") != "" {

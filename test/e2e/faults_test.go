@@ -20,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 
+	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
@@ -153,7 +154,7 @@ func TestFaultKill9UnderLoad(t *testing.T) {
 		if got := ifaceKeys(t, l); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("ifaces map keys %v, want exactly the bound TAPs %v (not %d, %d)", got, want, unboundIndex, removedIndex)
 		}
-		limits, err := lab.PinnedLimits(l.PinPath)
+		limits, err := loader.PinnedLimits(l.PinPath)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
@@ -87,7 +88,7 @@ func TestRateLimitFlood(t *testing.T) {
 			t.Errorf("the VM beside the flood was answered %d times of %d", answered, asks)
 		}
 
-		limits, err := lab.PinnedLimits(l.PinPath)
+		limits, err := loader.PinnedLimits(l.PinPath)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
@@ -65,7 +66,7 @@ func attachments(t *testing.T, l *lab.Lab, tap string, ifindex int) int {
 
 func ifaceKeys(t *testing.T, l *lab.Lab) []int {
 	t.Helper()
-	m, err := lab.PinnedIfaces(l.PinPath)
+	m, err := loader.PinnedIfaces(l.PinPath)
 	if err != nil {
 		t.Fatalf("pinned ifaces map: %v", err)
 	}
@@ -77,9 +78,9 @@ func ifaceKeys(t *testing.T, l *lab.Lab) []int {
 	return keys
 }
 
-func counters(t *testing.T, l *lab.Lab) lab.Counters {
+func counters(t *testing.T, l *lab.Lab) loader.Stats {
 	t.Helper()
-	c, err := lab.PinnedCounters(l.PinPath)
+	c, err := loader.PinnedStats(l.PinPath)
 	if err != nil {
 		t.Fatalf("pinned stats map: %v", err)
 	}
@@ -99,7 +100,7 @@ func TestTCState(t *testing.T) {
 		d := l.StartDaemon(conf)
 		idx10, idx11 := l.Ifindex("tap10"), l.Ifindex("tap11")
 
-		ifaces, err := lab.PinnedIfaces(l.PinPath)
+		ifaces, err := loader.PinnedIfaces(l.PinPath)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,107 +1,13 @@
 package lab
 
 import (
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 )
-
-// The classifier's map layouts (bpf/nfdhcpd.h), mirrored so that tests read
-// the daemon's pinned state as an operator's tools would, without the
-// loader's lock.
-type ifaceKey struct{ Ifindex uint32 }
-
-type ifaceValue struct {
-	MAC   [6]byte
-	Kinds uint8
-	Flags uint8
-}
-
-// KindCounters are one kind's classifier counters.
-type KindCounters struct{ Marked, Spoofed, Disabled, Limited uint64 }
-
-// Counters are the classifier's counters, summed over CPUs.
-type Counters struct {
-	DHCP, RS, NS, DHCPv6  KindCounters
-	Unbound, Unconfigured uint64
-}
-
-// PinnedIfaces reads the pinned ifaces map: ifindex → the bound MAC.
-func PinnedIfaces(pinPath string) (map[int]net.HardwareAddr, error) {
-	m, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "ifaces"), &ebpf.LoadPinOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	out := map[int]net.HardwareAddr{}
-	var k ifaceKey
-	var v ifaceValue
-	it := m.Iterate()
-	for it.Next(&k, &v) {
-		out[int(k.Ifindex)] = net.HardwareAddr(append([]byte(nil), v.MAC[:]...))
-	}
-	return out, it.Err()
-}
-
-// PinnedCounters reads the pinned per-CPU stats map and sums it.
-func PinnedCounters(pinPath string) (Counters, error) {
-	m, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "stats"), &ebpf.LoadPinOptions{ReadOnly: true})
-	if err != nil {
-		return Counters{}, err
-	}
-	defer m.Close()
-	var perCPU []Counters
-	if err := m.Lookup(uint32(0), &perCPU); err != nil {
-		return Counters{}, fmt.Errorf("stats: %w", err)
-	}
-	var sum Counters
-	add := func(a *KindCounters, b KindCounters) {
-		a.Marked += b.Marked
-		a.Spoofed += b.Spoofed
-		a.Disabled += b.Disabled
-		a.Limited += b.Limited
-	}
-	for _, c := range perCPU {
-		add(&sum.DHCP, c.DHCP)
-		add(&sum.RS, c.RS)
-		add(&sum.NS, c.NS)
-		add(&sum.DHCPv6, c.DHCPv6)
-		sum.Unbound += c.Unbound
-		sum.Unconfigured += c.Unconfigured
-	}
-	return sum, nil
-}
-
-// TapLimit is one TAP's rate-limit counters (struct iface_limit).
-type TapLimit struct {
-	Lock, Pad uint32
-	Tat       uint64
-	Passed    uint64 // admitted
-	Limited   uint64 // dropped in the kernel
-}
-
-// PinnedLimits reads the pinned limits map: ifindex → its bucket.
-func PinnedLimits(pinPath string) (map[int]TapLimit, error) {
-	m, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "limits"), &ebpf.LoadPinOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	out := map[int]TapLimit{}
-	var k ifaceKey
-	var v TapLimit
-	it := m.Iterate()
-	for it.Next(&k, &v) {
-		out[int(k.Ifindex)] = v
-	}
-	return out, it.Err()
-}
 
 // PinnedTCXLinks lists the TCX links pinned under pinPath/links whose
 // program is attached to ifindex.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
@@ -175,7 +176,7 @@ func TestSoakLinkStorm(t *testing.T) {
 		t.Errorf("after the storm:%s (want only %s inactive)", why, gone)
 	}
 	if tcMode() {
-		ifaces, err := lab.PinnedIfaces(l.PinPath)
+		ifaces, err := loader.PinnedIfaces(l.PinPath)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
@@ -176,15 +177,15 @@ func TestSoakChurn(t *testing.T) {
 		if after := pins(t, l.PinPath); !slices.Equal(after, pinsBefore) {
 			t.Errorf("pinned objects: %v, want as at start %v", after, pinsBefore)
 		}
-		ifaces, err := lab.PinnedIfaces(l.PinPath)
+		ifaces, err := loader.PinnedIfaces(l.PinPath)
 		if err != nil || len(ifaces) != 0 {
 			t.Errorf("ifaces map: %d entries left (%v)", len(ifaces), err)
 		}
-		limits, err := lab.PinnedLimits(l.PinPath)
+		limits, err := loader.PinnedLimits(l.PinPath)
 		if err != nil || len(limits) != 0 {
 			t.Errorf("limits map: %d entries left (%v)", len(limits), err)
 		}
-		c, err := lab.PinnedCounters(l.PinPath)
+		c, err := loader.PinnedStats(l.PinPath)
 		if err != nil {
 			t.Fatal(err)
 		}
