@@ -13,7 +13,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 func openLoader(t *testing.T, cfg Config) *Loader {
@@ -293,18 +292,8 @@ func TestDetachLeavesForeignAttachments(t *testing.T) {
 			foreignID, _ := info.ID()
 
 			// Someone else's clsact, cls_bpf filter and TCX link, there first.
-			if err := netlink.QdiscAdd(&netlink.GenericQdisc{
-				QdiscAttrs: netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
-				QdiscType:  "clsact",
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if err := netlink.FilterAdd(&netlink.BpfFilter{
-				FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: netlink.HANDLE_MIN_INGRESS, Handle: 1, Priority: 1, Protocol: unix.ETH_P_ALL},
-				Fd:          foreign.FD(), Name: "foreign", DirectAction: true,
-			}); err != nil {
-				t.Fatal(err)
-			}
+			addQdisc(t, idx, "clsact")
+			addForeignFilter(t, idx, foreign, 1, 1)
 			fl, err := link.AttachTCX(link.TCXOptions{Interface: idx, Program: foreign, Attach: ebpf.AttachTCXIngress})
 			if err != nil {
 				t.Fatal(err)
@@ -338,18 +327,8 @@ func TestAttachRefusesForeignFilterInOurSlot(t *testing.T) {
 	host, _ := lab.veth(t, "tap0", "vm0", vmMAC)
 	idx := host.Attrs().Index
 	foreign := trivialProgram(t)
-	if err := netlink.QdiscAdd(&netlink.GenericQdisc{
-		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
-		QdiscType:  "clsact",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.FilterAdd(&netlink.BpfFilter{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: netlink.HANDLE_MIN_INGRESS, Handle: clsHandle, Priority: clsPriority, Protocol: unix.ETH_P_ALL},
-		Fd:          foreign.FD(), Name: "foreign", DirectAction: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	addQdisc(t, idx, "clsact")
+	addForeignFilter(t, idx, foreign, clsPriority, clsHandle)
 	l := openLoader(t, lab.config(t, AttachTC))
 	err := l.Attach(Iface{Index: idx, Name: "tap0", MAC: vmMAC, Kinds: AllKinds})
 	if err == nil || !strings.Contains(err.Error(), "belongs to someone else") {

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // taps makes n bound TAPs (veth host ends) named tap0..tap<n-1>.
@@ -38,76 +40,69 @@ func wantAttached(t *testing.T, l *Loader, ifc Iface, method string) {
 	}
 }
 
-// Within the bulk limit Reconcile attaches TCX at once.
-func TestReconcileFewTCX(t *testing.T) {
+// reconciled opens an auto-mode loader whose bulk limit is bulk, on n
+// fresh TAPs, reconciles them and checks that each got want, as Reconcile
+// reports it and as the kernel has it.
+func reconciled(t *testing.T, n, bulk int, want string) (*Loader, []Iface) {
+	t.Helper()
 	lab := newLab(t)
-	ifcs := lab.taps(t, 2)
+	ifcs := lab.taps(t, n)
 	l := openLoader(t, lab.config(t, AttachAuto))
-	l.bulkTCX = 2
+	l.bulkTCX = bulk
 	methods, err := l.Reconcile(ifcs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ifc := range ifcs {
-		if methods[ifc.Index] != MethodTCX {
-			t.Errorf("Reconcile said %s is %q, want %q", ifc.Name, methods[ifc.Index], MethodTCX)
+		if methods[ifc.Index] != want {
+			t.Errorf("Reconcile said %s is %q, want %q", ifc.Name, methods[ifc.Index], want)
 		}
-		wantAttached(t, l, ifc, MethodTCX)
+		wantAttached(t, l, ifc, want)
 	}
-	if moved, err := l.Upgrade(t.Context()); moved != 0 || err != nil {
-		t.Errorf("Upgrade = %d, %v; want nothing to do", moved, err)
-	}
+	return l, ifcs
 }
 
-func TestReconcileBulkThenUpgrade(t *testing.T) {
-	lab := newLab(t)
-	ifcs := lab.taps(t, 5)
-	l := openLoader(t, lab.config(t, AttachAuto))
-	l.bulkTCX = 2
-
-	methods, err := l.Reconcile(ifcs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ifc := range ifcs {
-		// Past the bulk limit: steered now, TCX later.
-		if methods[ifc.Index] != MethodClsBPF {
-			t.Errorf("Reconcile said %s is %q, want %q", ifc.Name, methods[ifc.Index], MethodClsBPF)
-		}
-		wantAttached(t, l, ifc, MethodClsBPF)
-	}
-
-	moved, err := l.Upgrade(t.Context())
-	if err != nil || moved != len(ifcs) {
-		t.Fatalf("Upgrade = %d, %v; want %d moved", moved, err, len(ifcs))
-	}
-	for _, ifc := range ifcs {
-		wantAttached(t, l, ifc, MethodTCX)
-		if got := ingressQdiscs(t, ifc.Index); len(got) != 0 {
-			t.Errorf("%s: qdiscs %v left after the move to tcx", ifc.Name, got)
-		}
-	}
-	if got := len(pinNames(t, l.linkPinDir())); got != len(ifcs) {
-		t.Errorf("%d link pins, want %d", got, len(ifcs))
-	}
-	if moved, err := l.Upgrade(t.Context()); moved != 0 || err != nil {
-		t.Errorf("second Upgrade = %d, %v; want nothing to do", moved, err)
+// Within the bulk limit Reconcile attaches TCX at once; past it, cls_bpf
+// now and TCX by Upgrade. Either way every TAP ends on one TCX link, with
+// no qdisc left behind, and a second Upgrade has nothing to do.
+func TestReconcileBulk(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		taps, bulk int
+		reconciled string
+	}{
+		{name: "within the limit", taps: 2, bulk: 2, reconciled: MethodTCX},
+		{name: "past the limit", taps: 5, bulk: 2, reconciled: MethodClsBPF},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, ifcs := reconciled(t, tt.taps, tt.bulk, tt.reconciled)
+			wantMoved := 0
+			if tt.reconciled == MethodClsBPF {
+				wantMoved = tt.taps
+			}
+			if moved, err := l.Upgrade(t.Context()); moved != wantMoved || err != nil {
+				t.Fatalf("Upgrade = %d, %v; want %d moved", moved, err, wantMoved)
+			}
+			for _, ifc := range ifcs {
+				wantAttached(t, l, ifc, MethodTCX)
+				if got := ingressQdiscs(t, ifc.Index); len(got) != 0 {
+					t.Errorf("%s: qdiscs %v left after the move to tcx", ifc.Name, got)
+				}
+			}
+			if got := len(pinNames(t, l.linkPinDir())); got != tt.taps {
+				t.Errorf("%d link pins, want %d", got, tt.taps)
+			}
+			if moved, err := l.Upgrade(t.Context()); moved != 0 || err != nil {
+				t.Errorf("second Upgrade = %d, %v; want nothing to do", moved, err)
+			}
+		})
 	}
 }
 
 // A binding that changes or goes while its TAP waits for Upgrade is
 // handled there and then; Upgrade must not bring a detached TAP back.
 func TestUpgradeYieldsToAttachAndDetach(t *testing.T) {
-	lab := newLab(t)
-	ifcs := lab.taps(t, 3)
-	l := openLoader(t, lab.config(t, AttachAuto))
-	l.bulkTCX = 0
-	if _, err := l.Reconcile(ifcs); err != nil {
-		t.Fatal(err)
-	}
-	for _, ifc := range ifcs {
-		wantAttached(t, l, ifc, MethodClsBPF)
-	}
+	l, ifcs := reconciled(t, 3, 0, MethodClsBPF)
 
 	if err := l.Detach(ifcs[0].Index, ifcs[0].Name); err != nil {
 		t.Fatal(err)
@@ -133,19 +128,40 @@ func TestUpgradeYieldsToAttachAndDetach(t *testing.T) {
 
 // A closed loader has nothing left to move and says so.
 func TestUpgradeAfterClose(t *testing.T) {
-	lab := newLab(t)
-	ifcs := lab.taps(t, 1)
-	l := openLoader(t, lab.config(t, AttachAuto))
-	l.bulkTCX = 0
-	if _, err := l.Reconcile(ifcs); err != nil {
-		t.Fatal(err)
-	}
+	l, ifcs := reconciled(t, 1, 0, MethodClsBPF)
 	l.Close()
 	if moved, err := l.Upgrade(t.Context()); moved != 0 || err != nil {
 		t.Errorf("Upgrade after Close = %d, %v; want 0, nil", moved, err)
 	}
 	if tcx, _ := attachment(t, l, ifcs[0].Index); tcx != 0 {
 		t.Errorf("Upgrade after Close attached tcx")
+	}
+}
+
+// addQdisc adds a qdisc of kind "ingress" or "clsact" to ifindex, as
+// someone else would.
+func addQdisc(t *testing.T, ifindex int, kind string) {
+	t.Helper()
+	attrs := netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}
+	var q netlink.Qdisc = &netlink.GenericQdisc{QdiscAttrs: attrs, QdiscType: kind}
+	if kind == "ingress" {
+		attrs.Parent = netlink.HANDLE_INGRESS
+		q = &netlink.Ingress{QdiscAttrs: attrs}
+	}
+	if err := netlink.QdiscAdd(q); err != nil {
+		t.Fatalf("add %s qdisc: %v", kind, err)
+	}
+}
+
+// addForeignFilter adds someone else's direct-action cls_bpf filter,
+// named "foreign", running p on ifindex's ingress at prio and handle.
+func addForeignFilter(t *testing.T, ifindex int, p *ebpf.Program, prio uint16, handle uint32) {
+	t.Helper()
+	if err := netlink.FilterAdd(&netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_MIN_INGRESS, Handle: handle, Priority: prio, Protocol: unix.ETH_P_ALL},
+		Fd:          p.FD(), Name: "foreign", DirectAction: true,
+	}); err != nil {
+		t.Fatalf("add foreign filter: %v", err)
 	}
 }
 
@@ -187,18 +203,8 @@ func TestClsBPFQdisc(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			lab := newLab(t)
 			ifc := lab.taps(t, 1)[0]
-			attrs := netlink.QdiscAttrs{LinkIndex: ifc.Index, Handle: netlink.MakeHandle(0xffff, 0)}
-			switch tt.before {
-			case "ingress":
-				attrs.Parent = netlink.HANDLE_INGRESS
-				if err := netlink.QdiscAdd(&netlink.Ingress{QdiscAttrs: attrs}); err != nil {
-					t.Fatal(err)
-				}
-			case "clsact":
-				attrs.Parent = netlink.HANDLE_CLSACT
-				if err := netlink.QdiscAdd(&netlink.GenericQdisc{QdiscAttrs: attrs, QdiscType: "clsact"}); err != nil {
-					t.Fatal(err)
-				}
+			if tt.before != "" {
+				addQdisc(t, ifc.Index, tt.before)
 			}
 			l := openLoader(t, lab.config(t, AttachTC))
 			if err := l.Attach(ifc); err != nil {
