@@ -272,13 +272,9 @@ func startBenchDaemon(t *testing.T, l *lab.Lab, bin string, vms []VM, balance in
 // selectServers keeps the servers named in $BENCH_SERVERS (comma-separated),
 // or all of them when it is unset.
 func selectServers(servers []server) []server {
-	s := os.Getenv("BENCH_SERVERS")
-	if s == "" {
-		return servers
-	}
 	var keep []server
 	for _, sv := range servers {
-		if strings.Contains(","+s+",", ","+sv.name+",") {
+		if lab.Selected("BENCH_SERVERS", sv.name) {
 			keep = append(keep, sv)
 		}
 	}

@@ -1,14 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
 // Process is a server running in the lab's host namespace.
@@ -16,14 +16,14 @@ type Process struct {
 	Name string
 	ns   string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *lab.SyncBuffer
 	done chan error
 }
 
 // StartProcess runs args in namespace ns and, when ready is not empty,
 // waits until the output holds it.
 func StartProcess(name, ns, ready string, timeout time.Duration, args ...string) (*Process, error) {
-	p := &Process{Name: name, ns: ns, out: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &Process{Name: name, ns: ns, out: &lab.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -103,30 +103,6 @@ func DnsmasqArgs(vms []VM, dir string) []string {
 	return args
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// from returns what was written from byte off on.
-func (l *lockedBuffer) from(off int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b.Bytes()[off:])
-}
-
 // logWatch looks for log lines in a process's output as it grows, reading
 // each byte once: rescanning megabytes of log every few milliseconds took
 // a core from the daemon it was timing.
@@ -146,7 +122,7 @@ func (w *logWatch) line(msg string) (string, bool) {
 	if l, ok := w.found[msg]; ok {
 		return l, true
 	}
-	chunk := w.p.out.from(w.off)
+	chunk := w.p.out.From(w.off)
 	end := strings.LastIndexByte(chunk, '\n') + 1
 	w.off += end
 	for _, l := range strings.Split(chunk[:end], "\n") {

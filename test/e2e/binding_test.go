@@ -67,8 +67,7 @@ func TestBindingLifecycle(t *testing.T) {
 		vm := l.AddVM("tap10", lab.SeedMAC)
 		conf, datapath := l.SeedConfig(m.setup(l)...)
 		// tap12's binding exists before its TAP.
-		tap12 := strings.NewReplacer("tap10", "tap12", "192.0.2.100", "192.0.2.112",
-			lab.SeedMAC, "aa:6b:39:22:33:12", "testing-vm", "vm-twelve").Replace(lab.SeedBinding)
+		tap12 := lab.SeedBindingFor("tap12", "192.0.2.112", "aa:6b:39:22:33:12", "vm-twelve")
 		lab.WriteBinding(datapath, "tap12", tap12)
 		l.StartDaemon(conf)
 

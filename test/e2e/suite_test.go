@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
@@ -48,14 +46,9 @@ var tcClsBPF = steering{
 // modes lists the steering modes to run: all by default, or those named in
 // $NFDHCPD_E2E_STEERING (comma-separated).
 func modes(t *testing.T) []steering {
-	all := []steering{iptablesMode, tcMode, tcClsBPF}
-	want := os.Getenv("NFDHCPD_E2E_STEERING")
-	if want == "" {
-		return all
-	}
 	var out []steering
-	for _, m := range all {
-		if strings.Contains(","+want+",", ","+m.name+",") {
+	for _, m := range []steering{iptablesMode, tcMode, tcClsBPF} {
+		if lab.Selected("NFDHCPD_E2E_STEERING", m.name) {
 			out = append(out, m)
 		}
 	}

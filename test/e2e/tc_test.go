@@ -157,8 +157,7 @@ func TestTCRestart(t *testing.T) {
 		l.AddVM("tap11", "aa:6b:39:22:33:11")
 		conf, datapath := l.SeedConfig(m.setup(l)...)
 		lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
-		lab.WriteBinding(datapath, "tap11", strings.NewReplacer("tap10", "tap11", "192.0.2.100", "192.0.2.111",
-			lab.SeedMAC, "aa:6b:39:22:33:11").Replace(lab.SeedBinding))
+		lab.WriteBinding(datapath, "tap11", lab.SeedBindingFor("tap11", "192.0.2.111", "aa:6b:39:22:33:11", "testing-vm"))
 		idx10, idx11 := l.Ifindex("tap10"), l.Ifindex("tap11")
 
 		d := l.StartDaemon(conf)
@@ -281,8 +280,7 @@ func TestTCBulkStart(t *testing.T) {
 		taps = append(taps, tap)
 		fmt.Fprintf(&batch, "tuntap add dev %[1]s mode tap\nlink set dev %[1]s up\n", tap)
 		mac := fmt.Sprintf("aa:6b:39:22:35:%02x", i)
-		lab.WriteBinding(datapath, tap, strings.NewReplacer("tap10", tap,
-			"192.0.2.100", fmt.Sprintf("192.0.2.%d", 150+i), lab.SeedMAC, mac).Replace(lab.SeedBinding))
+		lab.WriteBinding(datapath, tap, lab.SeedBindingFor(tap, fmt.Sprintf("192.0.2.%d", 150+i), mac, "testing-vm"))
 	}
 	l.Host("ip", "-batch", l.WriteFile("bulk.batch", batch.String()))
 

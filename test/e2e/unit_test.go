@@ -3,7 +3,6 @@ package e2e
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -57,8 +56,7 @@ func TestStartedAsUnit(t *testing.T) {
 		}
 		// A TAP that appears later is attached by the unprivileged daemon.
 		vm2 := l.AddVM("tap11", "aa:6b:39:22:33:11")
-		lab.WriteBinding(datapath, "tap11", strings.NewReplacer("tap10", "tap11", "192.0.2.100", "192.0.2.111",
-			lab.SeedMAC, "aa:6b:39:22:33:11", "testing-vm", "later-vm").Replace(lab.SeedBinding))
+		lab.WriteBinding(datapath, "tap11", lab.SeedBindingFor("tap11", "192.0.2.111", "aa:6b:39:22:33:11", "later-vm"))
 		var got2 lab.Vars
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 			if got2, err = vm2.UdhcpcTries(2); err == nil {

@@ -53,7 +53,7 @@ var (
 type Daemon struct {
 	lab  *Lab
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *SyncBuffer
 	done chan error
 }
 
@@ -70,7 +70,7 @@ func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
 func (l *Lab) StartDaemonUntil(conf, until string, extra ...string) *Daemon {
 	l.t.Helper()
 	bin := Binary(l.t)
-	d := &Daemon{lab: l, log: &syncBuffer{}, done: make(chan error, 1)}
+	d := &Daemon{lab: l, log: &SyncBuffer{}, done: make(chan error, 1)}
 	args := append([]string{"netns", "exec", l.HostNS}, l.Wrapper...)
 	args = append(append(args, bin, "-c", conf, "-f", "-d"), extra...)
 	d.cmd = exec.Command("ip", args...)
@@ -143,21 +143,30 @@ func (d *Daemon) Stop() (time.Duration, error) {
 	}
 }
 
-type syncBuffer struct {
+// SyncBuffer collects a process's output while tests read it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String is everything written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// From is what was written from byte off on.
+func (s *SyncBuffer) From(off int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b.Bytes()[off:])
 }
 
 // StartDnsmasq runs dnsmasq's DHCP server on iface in the host namespace,
@@ -170,7 +179,7 @@ func (l *Lab) StartDnsmasq(iface, ip string, extra ...string) {
 		"--dhcp-leasefile=" + l.Dir + "/dnsmasq-" + iface + ".leases",
 		"--pid-file=" + l.Dir + "/dnsmasq-" + iface + ".pid"}, extra...)
 	cmd := exec.Command("ip", args...)
-	log := &syncBuffer{}
+	log := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		l.t.Fatal(err)

@@ -47,6 +47,13 @@ func New(t testing.TB) *Lab {
 	return l
 }
 
+// Selected reports whether $env, a comma-separated list, names name; an
+// unset or empty $env selects everything.
+func Selected(env, name string) bool {
+	v := os.Getenv(env)
+	return v == "" || strings.Contains(","+v+",", ","+name+",")
+}
+
 // RequireTools skips the test when one of the programs is not installed.
 func RequireTools(t testing.TB, names ...string) {
 	t.Helper()

@@ -21,6 +21,12 @@ PRIVATE=
 MTU=1450
 `
 
+// SeedBindingFor is SeedBinding moved to another TAP, IPv4 address, MAC
+// and hostname.
+func SeedBindingFor(tap, ip, mac, hostname string) string {
+	return strings.NewReplacer("tap10", tap, "192.0.2.100", ip, SeedMAC, mac, "testing-vm", hostname).Replace(SeedBinding)
+}
+
 // SeedMAC is the MAC of SeedBinding.
 const SeedMAC = "aa:6b:39:22:33:44"
 
