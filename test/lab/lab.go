@@ -35,7 +35,9 @@ func New(t testing.TB) *Lab {
 	}
 	RequireTools(t, "ip", "iptables", "ip6tables")
 	h := fnv.New32a()
-	h.Write([]byte(t.Name()))
+	// NFDHCPD_LAB_SALT keeps two checkouts' runs of the same test apart: each
+	// lab removes namespaces of its own prefix left by an earlier run.
+	h.Write([]byte(os.Getenv("NFDHCPD_LAB_SALT") + t.Name()))
 	prefix := fmt.Sprintf("nfde%05x", h.Sum32()&0xfffff)
 	l := &Lab{t: t, Prefix: prefix, HostNS: prefix + "-h", Dir: t.TempDir()}
 	// A previous run killed before its cleanup leaves namespaces by these names.
