@@ -4,7 +4,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit e2e lint generate generate-check demo fuzz clean vmtest man deb soak bench
+.PHONY: all build test unit e2e lint generate generate-check tidy-check demo fuzz clean vmtest man deb soak bench
 
 all: build
 
@@ -39,6 +39,10 @@ generate:
 generate-check: generate
 	@git diff --exit-code --stat -- loader/ || \
 		{ echo "loader/: bpf2go output is stale: run make generate and commit it"; exit 1; }
+
+# CI: fails when go.mod or go.sum is not what `go mod tidy` writes.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum: run go mod tidy and commit the result"; exit 1; }
 
 # Every fuzz target for FUZZTIME each (default 1 minute); crashers land in
 # the package's testdata/fuzz and become seed corpus entries.

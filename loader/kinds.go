@@ -5,7 +5,8 @@ import "strings"
 // Kinds is a set of the packet kinds the classifier marks for the daemon.
 type Kinds uint8
 
-// The kinds; the values are the classifier's NFDHCPD_KIND_* bits.
+// The kinds; the values are the classifier's NFDHCPD_KIND_* bits
+// (TestHeaderConstants holds them equal).
 const (
 	KindDHCP   Kinds = 1 << iota // IPv4 UDP to port 67
 	KindRS                       // ICMPv6 Router Solicitation (133)

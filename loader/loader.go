@@ -15,8 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// layoutVersion is NFDHCPD_LAYOUT_VERSION in bpf/nfdhcpd.h: pinned maps
-// written by another layout are recreated, not reused.
+// layoutVersion is NFDHCPD_LAYOUT_VERSION in bpf/nfdhcpd.h (TestHeaderConstants
+// holds them equal): pinned maps written by another layout are recreated,
+// not reused.
 const layoutVersion = 2
 
 // Names under PinPath.
