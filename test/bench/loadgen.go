@@ -46,19 +46,11 @@ type TAP struct {
 
 const histBuckets = 100_000 // 1 µs each: up to 100 ms
 
-type pending struct {
-	key  uint32
-	at   int64 // ns since the run's epoch
-	done bool
-}
-
 type tapState struct {
-	tap   TAP
-	frame []byte
-	ring  []pending // FIFO of outstanding requests
-	head  int
-	n     int
-	next  uint32 // next transaction id
+	tap     TAP
+	frame   []byte
+	pending pendingRing
+	next    uint32 // next transaction id
 }
 
 type workerResult struct {
@@ -88,7 +80,7 @@ func Run(taps []TAP, l Load) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			mine = append(mine, &tapState{tap: taps[i], frame: f, ring: make([]pending, l.Window), next: 1})
+			mine = append(mine, &tapState{tap: taps[i], frame: f, pending: newPendingRing(l.Window), next: 1})
 		}
 		wg.Add(1)
 		go func() {
@@ -171,16 +163,7 @@ func work(taps []*tapState, l Load, epoch time.Time, measureFrom, end int64) (re
 			xid, t.next = 1, 2
 		}
 		setXID(t.frame, l.Kind, xid)
-		if t.n == len(t.ring) {
-			// Answers out of order leave done entries behind a slow head.
-			grown := make([]pending, 2*len(t.ring))
-			for j := 0; j < t.n; j++ {
-				grown[j] = t.ring[(t.head+j)%len(t.ring)]
-			}
-			t.ring, t.head = grown, 0
-		}
-		t.ring[(t.head+t.n)%len(t.ring)] = pending{key: xid, at: now()}
-		t.n++
+		t.pending.Push(xid, now())
 		for {
 			_, err := unix.Write(t.tap.FD, t.frame)
 			if err == unix.EINTR {
@@ -192,14 +175,8 @@ func work(taps []*tapState, l Load, epoch time.Time, measureFrom, end int64) (re
 			return nil // EAGAIN: counted lost at timeout, as a dropped frame would be
 		}
 	}
-	pop := func(t *tapState) {
-		for t.n > 0 && t.ring[t.head].done {
-			t.head = (t.head + 1) % len(t.ring)
-			t.n--
-		}
-	}
 	for _, t := range taps {
-		for t.n < l.Window {
+		for t.pending.Len() < l.Window {
 			if res.err = send(t); res.err != nil {
 				return res
 			}
@@ -216,61 +193,21 @@ func work(taps []*tapState, l Load, epoch time.Time, measureFrom, end int64) (re
 			return res
 		}
 		for _, ev := range events[:max(n, 0)] {
-			t := taps[ev.Fd]
-			for {
-				m, err := unix.Read(t.tap.FD, buf)
-				if err != nil {
-					break // EAGAIN: all read
-				}
-				at := now()
-				v, xid, why := check(buf[:m], t.tap.VM, l.Kind)
-				if v == Unrelated {
-					continue
-				}
-				// The request this answers: by transaction id, else the oldest.
-				idx := -1
-				for j := 0; j < t.n; j++ {
-					k := (t.head + j) % len(t.ring)
-					if !t.ring[k].done && (!hasXID(l.Kind) || t.ring[k].key == xid) {
-						idx = k
-						break
-					}
-				}
-				if idx < 0 {
-					res.late++
-					continue
-				}
-				p := &t.ring[idx]
-				p.done = true
-				pop(t)
-				if p.at >= measureFrom && at < end {
-					if v == Wrong {
-						res.wrong++
-						if res.why == "" {
-							res.why = t.tap.VM.TAP + ": " + why
-						}
-					} else {
-						res.replies++
-						us := (at - p.at) / 1000
-						res.hist[min(us, histBuckets)]++
-					}
-				}
-				if at < end {
-					if res.err = send(t); res.err != nil {
-						return res
-					}
-				}
+			if res.err = res.readReplies(taps[ev.Fd], l.Kind, buf, now, measureFrom, end, send); res.err != nil {
+				return res
 			}
 		}
 		if at := now(); at-lastSweep > int64(time.Millisecond) {
 			lastSweep = at
 			for _, t := range taps {
-				for t.n > 0 && at-t.ring[t.head].at > timeout {
-					if t.ring[t.head].at >= measureFrom {
+				for {
+					sent, ok := t.pending.Expire(at - timeout)
+					if !ok {
+						break
+					}
+					if sent >= measureFrom {
 						res.lost++
 					}
-					t.ring[t.head].done = true
-					pop(t)
 					if at < end {
 						if res.err = send(t); res.err != nil {
 							return res
@@ -286,6 +223,45 @@ func work(taps []*tapState, l Load, epoch time.Time, measureFrom, end int64) (re
 
 // settle waits, up to timeout, for the answers still on their way, so that
 // they do not reach the next measurement as strays.
+// readReplies reads every frame waiting on t, matches each reply to its
+// request, counts it when both fall in the measured window, and sends the
+// next request in its place.
+func (res *workerResult) readReplies(t *tapState, k Kind, buf []byte, now func() int64, measureFrom, end int64, send func(*tapState) error) error {
+	for {
+		m, err := unix.Read(t.tap.FD, buf)
+		if err != nil {
+			return nil // EAGAIN: all read
+		}
+		at := now()
+		v, xid, why := check(buf[:m], t.tap.VM, k)
+		if v == Unrelated {
+			continue
+		}
+		sent, ok := t.pending.Answer(xid, hasXID(k))
+		if !ok {
+			res.late++
+			continue
+		}
+		if sent >= measureFrom && at < end {
+			if v == Wrong {
+				res.wrong++
+				if res.why == "" {
+					res.why = t.tap.VM.TAP + ": " + why
+				}
+			} else {
+				res.replies++
+				us := (at - sent) / 1000
+				res.hist[min(us, histBuckets)]++
+			}
+		}
+		if at < end {
+			if err := send(t); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 func settle(ep int, taps []*tapState, events []unix.EpollEvent, buf []byte, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
