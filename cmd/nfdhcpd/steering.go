@@ -59,7 +59,7 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
 	d.loader = l
-	if err := loader.InstallRules(d.lcfg, d.queues()); err != nil {
+	if err := loader.InstallRules(context.Background(), d.lcfg, d.queues()); err != nil {
 		l.Close()
 		d.loader = nil
 		return "", fmt.Errorf("tc steering: %w", err)
@@ -69,7 +69,7 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 	for _, e := range entries {
 		want = append(want, d.iface(e))
 	}
-	methodOf, err := l.Reconcile(want)
+	methodOf, err := l.Reconcile(context.Background(), want)
 	if err != nil {
 		d.log.Warn("reconcile classifier attachments", "err", err)
 	}
@@ -149,7 +149,7 @@ func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Chan
 // links stay for the next start to reuse (the marks they set mean nothing
 // without the rules).
 func (d *daemon) stopSteering() {
-	if err := loader.RemoveRules(d.lcfg); err != nil {
+	if err := loader.RemoveRules(context.Background(), d.lcfg); err != nil {
 		d.log.Warn("cannot remove netfilter rules", "err", err)
 	}
 	d.loader.Close()
