@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -151,13 +152,13 @@ func fileType(mode uint32) string {
 }
 
 // handOver gives the folder dir to acct, so that after dropping root the
-// daemon can still create and remove its file there, when the folder is
+// daemon can still create and remove its files there, when the folder is
 // the daemon's own: just created, or holding nothing but files whose names
-// start with ours (the log and its rotations, the pidfile). A folder
-// shared with others (logdir = /var/log) is left as it is: handing it over
-// would let the user plant links for every other root process using it.
-// It reports whether dir is now acct's.
-func handOver(dir *os.File, created bool, ours string, acct account) (bool, error) {
+// start with one of ours (the log and its rotations, the pidfile). A
+// folder shared with others (logdir = /var/log) is left as it is: handing
+// it over would let the user plant links for every other root process
+// using it. It reports whether dir is now acct's.
+func handOver(dir *os.File, created bool, ours []string, acct account) (bool, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
 		return false, fmt.Errorf("%s: %w", dir.Name(), err)
@@ -171,7 +172,7 @@ func handOver(dir *os.File, created bool, ours string, acct account) (bool, erro
 			return false, err
 		}
 		for _, n := range names {
-			if !strings.HasPrefix(n, ours) {
+			if !slices.ContainsFunc(ours, func(o string) bool { return strings.HasPrefix(n, o) }) {
 				return false, nil
 			}
 		}

@@ -128,6 +128,7 @@ func TestHandOver(t *testing.T) {
 		{"empty", nil, false, true},
 		{"our files", []string{"nfdhcpd.log", "nfdhcpd.log.1", "nfdhcpd.log.2.gz"}, false, true},
 		{"shared", []string{"nfdhcpd.log", "syslog"}, false, false},
+		{"log and pidfile", []string{"nfdhcpd.log", "nfdhcpd.pid"}, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := t.TempDir()
@@ -139,7 +140,7 @@ func TestHandOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dir.Close()
-			mine, err := handOver(dir, tt.created, logFileName, nobody)
+			mine, err := handOver(dir, tt.created, []string{logFileName, "nfdhcpd.pid"}, nobody)
 			if err != nil || mine != tt.mine {
 				t.Fatalf("handOver = %v, %v; want %v", mine, err, tt.mine)
 			}

@@ -292,7 +292,7 @@ func (d *daemon) logf() *slog.Logger {
 func (d *daemon) openLog(foreground, debug bool) error {
 	var w io.Writer = os.Stderr
 	if !foreground && d.cfg.General.LogDir != "" {
-		dir, mine, err := d.ownDir(d.cfg.General.LogDir, logFileName)
+		dir, mine, err := d.ownDir(d.cfg.General.LogDir)
 		if err != nil {
 			return fmt.Errorf("logdir: %w", err)
 		}
@@ -322,18 +322,22 @@ func (d *daemon) openLog(foreground, debug bool) error {
 }
 
 // ownDir opens path, the folder of a file the daemon keeps there (its log,
-// its pidfile, named ours), without following a link its user could have
-// planted, creating it if missing. When the daemon will drop to another
-// user, the folder is handed to that user if it is the daemon's own (see
-// handOver); otherwise the user must already be able to write there, and
-// mine is false.
-func (d *daemon) ownDir(path, ours string) (dir *os.File, mine bool, err error) {
+// its pidfile), without following a link its user could have planted,
+// creating it if missing. When the daemon will drop to another user, the
+// folder is handed to that user if it is the daemon's own (see handOver);
+// otherwise the user must already be able to write there, and mine is
+// false.
+func (d *daemon) ownDir(path string) (dir *os.File, mine bool, err error) {
 	dir, created, err := openDir(path, true)
 	if err != nil {
 		return nil, false, err
 	}
 	if d.acct.uid == 0 || os.Geteuid() != 0 {
 		return dir, true, nil
+	}
+	ours := []string{logFileName}
+	if p := d.cfg.General.PIDFile; p != "" {
+		ours = append(ours, filepath.Base(p))
 	}
 	if mine, err = handOver(dir, created, ours, d.acct); err != nil {
 		dir.Close()
@@ -352,7 +356,7 @@ func (d *daemon) lockPidFile() error {
 	if path == "" {
 		return nil
 	}
-	dir, mine, err := d.ownDir(filepath.Dir(path), filepath.Base(path))
+	dir, mine, err := d.ownDir(filepath.Dir(path))
 	if err != nil {
 		return fmt.Errorf("pidfile %s: %w", path, err)
 	}
