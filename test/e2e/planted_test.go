@@ -177,3 +177,27 @@ func TestPlantedPidLink(t *testing.T) {
 		})
 	}
 }
+
+// A logdir shared with other programs (here holding another root file) is
+// not handed to the daemon's user, who could otherwise plant links for
+// every root process using it; the daemon says so and runs. Before, logdir
+// was always chowned to the user.
+func TestSharedLogdirKept(t *testing.T) {
+	l := lab.New(t)
+	shared := filepath.Join(l.Dir, "varlog")
+	os.Mkdir(shared, 0o755)
+	syslog := newVictim(t, shared, "syslog", "a line of another program's\n", 0o640)
+	conf, _ := l.SeedConfig(append(iptablesMode.setup(l), "logdir", shared)...)
+	if out, err := l.HostTry(lab.Binary(t), "-c", conf); err != nil {
+		t.Fatalf("detached start: %v\n%s", err, out)
+	}
+	stopDetached(t, filepath.Join(l.Dir, "run", "nfdhcpd.pid"))
+	if fi, err := os.Stat(shared); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("the shared logdir was handed over: %v %v", fi.Sys(), err)
+	}
+	syslog.untouched(t)
+	log, _ := os.ReadFile(filepath.Join(shared, "nfdhcpd.log"))
+	if !strings.Contains(string(log), `msg="folder holds other files: not handed to the daemon's user, who may be unable to write there" path=`+shared) {
+		t.Errorf("no warning about the shared folder:\n%s", log)
+	}
+}
