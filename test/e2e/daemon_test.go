@@ -65,10 +65,10 @@ func wantCaps(t *testing.T, st map[string]string, caps string) {
 }
 
 // A SIGTERM that comes while the daemon is still setting up (here: as
-// soon as it has read the bindings) ends it the orderly way once it is
-// set up, not by the signal's default action with its rules left behind.
-// Before the fix it was caught only from ready on, and a 5.10 run under
-// emulation hit the gap.
+// soon as it has read the bindings, as its user) ends it the orderly way,
+// not by the signal's default action with its rules left behind: the
+// iptables that removes them runs after the privilege drop. Once it was
+// caught only from ready on, and a 5.10 run under emulation hit the gap.
 func TestSignalDuringStart(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m steering) {
 		l := lab.New(t)
