@@ -91,6 +91,7 @@ func TestStopDuringHungStart(t *testing.T) {
 	if err != nil || took > lab.Within(time.Second) {
 		t.Fatalf("SIGTERM during a hung start: exit %v after %v, want a clean exit within 1 s:\n%s", err, took, d.Log())
 	}
+	t.Logf("exit %v after SIGTERM", took)
 	for _, want := range []string{`msg="stopping during start-up" signal=terminated`, "msg=stopped"} {
 		if !strings.Contains(d.Log(), want) {
 			t.Errorf("the log does not say %q:\n%s", want, d.Log())
@@ -233,6 +234,7 @@ func TestLauncherBounded(t *testing.T) {
 			start := time.Now()
 			out, err := l.HostTry(append(wrap, tt.command(lab.Binary(t), conf)...)...)
 			took := time.Since(start)
+			t.Logf("the launcher returned after %v", took)
 			pid := <-child
 			if pid > 0 {
 				t.Cleanup(func() { unix.Kill(pid, unix.SIGKILL) })
