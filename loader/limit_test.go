@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"sync"
@@ -239,7 +240,7 @@ func TestLimitsEntryRemoved(t *testing.T) {
 	}
 
 	seed()
-	if _, err := l.Reconcile(nil); err != nil {
+	if _, err := l.Reconcile(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := bucketOf(t, l.limits, uint32(idx)); ok {

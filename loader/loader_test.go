@@ -2,6 +2,7 @@ package loader
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -226,7 +227,7 @@ func TestReconcileAfterRestart(t *testing.T) {
 			if tt.bulk {
 				second.bulkTCX = 0
 			}
-			methods, err := second.Reconcile([]Iface{keep})
+			methods, err := second.Reconcile(context.Background(), []Iface{keep})
 			if err != nil {
 				t.Fatalf("Reconcile: %v", err)
 			}

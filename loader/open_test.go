@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func TestOpenRecreatesMapsOfOtherLayout(t *testing.T) {
 		t.Errorf("config = %+v, %v; want version %d", c, err, layoutVersion)
 	}
 	// Reconcile moves the still-pinned link onto the new program.
-	if _, err := second.Reconcile([]Iface{{Index: host.Attrs().Index, Name: "tap0", MAC: vmMAC, Kinds: AllKinds}}); err != nil {
+	if _, err := second.Reconcile(context.Background(), []Iface{{Index: host.Attrs().Index, Name: "tap0", MAC: vmMAC, Kinds: AllKinds}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := tcxPrograms(t, host.Attrs().Index); len(got) != 1 || got[0] != second.progID {

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +20,11 @@ import (
 // In auto mode, when more than bulkTCX TAPs have no TCX link, those get a
 // cls_bpf filter (or keep theirs), so that a start with thousands of TAPs
 // steers them all in seconds; Upgrade then moves them to TCX.
-func (l *Loader) Reconcile(want []Iface) (map[int]string, error) {
+//
+// Cancelling ctx stops it between two interfaces (a TCX attach waits for
+// an RCU grace period: 10,000 take minutes), with ctx's error: what is
+// attached by then stays, each with its map entry, as after a stop.
+func (l *Loader) Reconcile(ctx context.Context, want []Iface) (map[int]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.prog == nil {
@@ -86,6 +91,9 @@ func (l *Loader) Reconcile(want []Iface) (map[int]string, error) {
 	}
 	methods := make(map[int]string, len(want))
 	for _, ifc := range want {
+		if err := ctx.Err(); err != nil {
+			return methods, errors.Join(append(errs, fmt.Errorf("reconcile: %w", err))...)
+		}
 		m, err := l.reconcileOne(ifc, bulk)
 		if err != nil {
 			errs = append(errs, err)

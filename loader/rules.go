@@ -2,10 +2,16 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Queues are the NFQUEUE numbers per kind; -1 disables a kind. With
@@ -92,7 +98,11 @@ func jumpRule(chain string) []string { return []string{"PREROUTING", "-j", chain
 // A packet that reaches the daemon but is not answered should get the
 // verdict NF_REPEAT with mark Unmark(cfg, mark): NF_ACCEPT would skip the
 // rest of mangle PREROUTING for it, and leave our bits on it.
-func InstallRules(cfg Config, q Queues) error {
+//
+// Cancelling ctx kills the iptables it is running (one waiting for the
+// xtables lock waits for ever): a daemon told to stop during start-up
+// stops at once, and RemoveRules clears what was done.
+func InstallRules(ctx context.Context, cfg Config, q Queues) error {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("install rules: %w", err)
@@ -104,16 +114,16 @@ func InstallRules(cfg Config, q Queues) error {
 		if _, err := exec.LookPath(fam.restore); err != nil {
 			return fmt.Errorf("%w: install rules: %w", ErrUnsupported, err)
 		}
-		if err := run(fam.restore, restoreInput(cfg, q, fam), "-w", "--noflush"); err != nil {
+		if err := run(ctx, fam.restore, restoreInput(cfg, q, fam), "-w", "--noflush"); err != nil {
 			return fmt.Errorf("install rules: %w", err)
 		}
-		exists, err := ruleExists(fam.bin, jumpRule(cfg.Chain))
+		exists, err := ruleExists(ctx, fam.bin, jumpRule(cfg.Chain))
 		if err != nil {
 			return fmt.Errorf("install rules: %w", err)
 		}
 		if !exists {
 			args := append([]string{"-w", "-t", "mangle", "-I", "PREROUTING", "1"}, jumpRule(cfg.Chain)[1:]...)
-			if err := run(fam.bin, "", args...); err != nil {
+			if err := run(ctx, fam.bin, "", args...); err != nil {
 				return fmt.Errorf("install rules: %w", err)
 			}
 		}
@@ -125,8 +135,9 @@ func InstallRules(cfg Config, q Queues) error {
 }
 
 // RemoveRules removes our jumps from PREROUTING and our chain, in both
-// families; what is already gone is not an error.
-func RemoveRules(cfg Config) error {
+// families; what is already gone is not an error. ctx bounds it: at exit
+// a held xtables lock must not keep the daemon from ending.
+func RemoveRules(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	var errs []error
 	for _, fam := range families {
@@ -134,7 +145,7 @@ func RemoveRules(cfg Config) error {
 			continue // nothing can have been installed with it
 		}
 		for {
-			exists, err := ruleExists(fam.bin, jumpRule(cfg.Chain))
+			exists, err := ruleExists(ctx, fam.bin, jumpRule(cfg.Chain))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("remove rules: %w", err))
 			}
@@ -142,16 +153,16 @@ func RemoveRules(cfg Config) error {
 				break
 			}
 			args := append([]string{"-w", "-t", "mangle", "-D"}, jumpRule(cfg.Chain)...)
-			if err := run(fam.bin, "", args...); err != nil {
+			if err := run(ctx, fam.bin, "", args...); err != nil {
 				errs = append(errs, fmt.Errorf("remove rules: %w", err))
 				break
 			}
 		}
-		if run(fam.bin, "", "-w", "-t", "mangle", "-S", cfg.Chain) != nil {
+		if run(ctx, fam.bin, "", "-w", "-t", "mangle", "-S", cfg.Chain) != nil {
 			continue // no chain
 		}
 		for _, op := range []string{"-F", "-X"} {
-			if err := run(fam.bin, "", "-w", "-t", "mangle", op, cfg.Chain); err != nil {
+			if err := run(ctx, fam.bin, "", "-w", "-t", "mangle", op, cfg.Chain); err != nil {
 				errs = append(errs, fmt.Errorf("remove rules: %w", err))
 			}
 		}
@@ -162,9 +173,9 @@ func RemoveRules(cfg Config) error {
 // ruleExists runs `-C`: exit status 1 means absent; other failures (chain
 // missing makes it exit 2 on some versions, 1 on others) are reported only
 // when the chain is not simply absent.
-func ruleExists(bin string, rule []string) (bool, error) {
+func ruleExists(ctx context.Context, bin string, rule []string) (bool, error) {
 	args := append([]string{"-w", "-t", "mangle", "-C"}, rule...)
-	err := run(bin, "", args...)
+	err := run(ctx, bin, "", args...)
 	if err == nil {
 		return true, nil
 	}
@@ -186,14 +197,19 @@ func (e *exitError) Error() string {
 	return fmt.Sprintf("%s: exit status %d: %s", e.cmd, e.code, strings.TrimSpace(e.stderr))
 }
 
-func run(bin, stdin string, args ...string) error {
-	cmd := exec.Command(bin, args...)
+func run(ctx context.Context, bin, stdin string, args ...string) error {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{AmbientCaps: childCaps()}
+	cmd.WaitDelay = 100 * time.Millisecond
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", bin, ctx.Err())
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return &exitError{cmd: bin + " " + strings.Join(args, " "), code: ee.ExitCode(), stderr: stderr.String()}
@@ -202,4 +218,31 @@ func run(bin, stdin string, args ...string) error {
 		return fmt.Errorf("%s: %w", bin, err)
 	}
 	return nil
+}
+
+// iptablesCaps are what iptables needs: CAP_NET_ADMIN, and CAP_NET_RAW for
+// iptables-legacy's raw socket.
+var iptablesCaps = []uintptr{unix.CAP_NET_ADMIN, unix.CAP_NET_RAW}
+
+// childCaps are the capabilities to raise in iptables' ambient set when
+// the daemon has dropped root: a program run by a user other than root
+// gets only ambient capabilities, and the daemon keeps its own ambient set
+// empty so that nothing else it might run inherits them. Root's child
+// needs none. Only those the daemon holds can be raised.
+func childCaps() []uintptr {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return nil
+	}
+	var out []uintptr
+	for _, c := range iptablesCaps {
+		if data[c/32].Permitted&(1<<(c%32)) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }

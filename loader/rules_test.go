@@ -2,7 +2,9 @@ package loader
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
+	"errors"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -90,15 +92,15 @@ func TestInstallRulesIdempotent(t *testing.T) {
 	lab := newLab(t)
 	cfg := lab.config(t, AttachAuto)
 	q := Queues{DHCP: 42, RS: 43, NS: 44, DHCPv6: 45}
-	t.Cleanup(func() { RemoveRules(cfg) })
+	t.Cleanup(func() { RemoveRules(context.Background(), cfg) })
 	for range 2 {
-		if err := InstallRules(cfg, q); err != nil {
+		if err := InstallRules(context.Background(), cfg, q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A changed configuration replaces the rules, it does not add to them.
 	q.NS = 46
-	if err := InstallRules(cfg, q); err != nil {
+	if err := InstallRules(context.Background(), cfg, q); err != nil {
 		t.Fatal(err)
 	}
 	ch := cfg.Chain
@@ -122,7 +124,7 @@ func TestInstallRulesIdempotent(t *testing.T) {
 	}
 
 	for range 2 { // removing what is gone is not an error
-		if err := RemoveRules(cfg); err != nil {
+		if err := RemoveRules(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -176,8 +178,8 @@ func TestMarkedPacketReachesRules(t *testing.T) {
 			host, vm := lab.veth(t, "tap0", "vm0", vmMAC)
 			cfg := lab.config(t, mode)
 			l := openLoader(t, cfg)
-			t.Cleanup(func() { RemoveRules(cfg) })
-			if err := InstallRules(cfg, Queues{DHCP: 42, RS: 43, NS: 44, DHCPv6: 45}); err != nil {
+			t.Cleanup(func() { RemoveRules(context.Background(), cfg) })
+			if err := InstallRules(context.Background(), cfg, Queues{DHCP: 42, RS: 43, NS: 44, DHCPv6: 45}); err != nil {
 				t.Fatal(err)
 			}
 			if err := l.Attach(Iface{Index: host.Attrs().Index, Name: "tap0", MAC: vmMAC, Kinds: AllKinds}); err != nil {
@@ -240,4 +242,21 @@ func mapsEqual(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// Cancelled, InstallRules runs no iptables and installs nothing.
+func TestInstallRulesCancelled(t *testing.T) {
+	lab := newLab(t)
+	cfg := lab.config(t, AttachAuto)
+	t.Cleanup(func() { RemoveRules(context.Background(), cfg) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := InstallRules(ctx, cfg, Queues{DHCP: 42, RS: 43, NS: 44, DHCPv6: 45}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("InstallRules with a cancelled context: %v, want context.Canceled", err)
+	}
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		if err := exec.Command(bin, "-w", "-t", "mangle", "-S", cfg.Chain).Run(); err == nil {
+			t.Errorf("%s: chain %s was made", bin, cfg.Chain)
+		}
+	}
 }

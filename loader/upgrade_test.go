@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -49,7 +51,7 @@ func reconciled(t *testing.T, n, bulk int, want string) (*Loader, []Iface) {
 	ifcs := lab.taps(t, n)
 	l := openLoader(t, lab.config(t, AttachAuto))
 	l.bulkTCX = bulk
-	methods, err := l.Reconcile(ifcs)
+	methods, err := l.Reconcile(context.Background(), ifcs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,5 +224,25 @@ func TestClsBPFQdisc(t *testing.T) {
 				t.Errorf("after Detach: qdiscs %v, want %v", got, tt.wantDetach)
 			}
 		})
+	}
+}
+
+// A cancelled Reconcile stops before the next interface with ctx's error:
+// cancelled from the start, it attaches nothing and writes no entry.
+func TestReconcileCancelled(t *testing.T) {
+	lab := newLab(t)
+	ifcs := lab.taps(t, 3)
+	l := openLoader(t, lab.config(t, AttachAuto))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	methods, err := l.Reconcile(ctx, ifcs)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Reconcile with a cancelled context: %v, want context.Canceled", err)
+	}
+	for _, ifc := range ifcs {
+		if methods[ifc.Index] != "" {
+			t.Errorf("%s: reported %q", ifc.Name, methods[ifc.Index])
+		}
+		wantAttached(t, l, ifc, "")
 	}
 }

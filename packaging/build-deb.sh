@@ -23,12 +23,17 @@ put() { # put MODE SRC DST
 	install -D -m "$1" "$2" "$stage$3"
 }
 put 0755 "$bin" /usr/sbin/nfdhcpd
-# The original's sample configuration, verbatim.
-put 0644 "$top/cmd/nfdhcpd/testdata/nfdhcpd.conf" /etc/nfdhcpd/nfdhcpd.conf
+# The original's sample configuration, with the package's own user instead
+# of nobody (sysusers.conf).
+install -d -m 0755 "$stage/etc/nfdhcpd"
+sed 's/^user = nobody /user = nfdhcpd /' "$top/cmd/nfdhcpd/testdata/nfdhcpd.conf" >"$stage/etc/nfdhcpd/nfdhcpd.conf"
+grep -q '^user = nfdhcpd ' "$stage/etc/nfdhcpd/nfdhcpd.conf" || { echo "build-deb: the sample has no 'user = nobody' line" >&2; exit 1; }
+chmod 0644 "$stage/etc/nfdhcpd/nfdhcpd.conf"
 put 0644 "$here/default" /etc/default/nfdhcpd
 put 0644 "$top/contrib/logrotate/nfdhcpd" /etc/logrotate.d/nfdhcpd
 put 0644 "$top/contrib/systemd/nfdhcpd.service" /usr/lib/systemd/system/nfdhcpd.service
 put 0644 "$here/tmpfiles.conf" /usr/lib/tmpfiles.d/nfdhcpd.conf
+put 0644 "$here/sysusers.conf" /usr/lib/sysusers.d/nfdhcpd.conf
 put 0644 "$here/modules-load.conf" /usr/lib/modules-load.d/nfdhcpd.conf
 put 0755 "$top/contrib/ganeti/nfdhcpd-vif" /usr/lib/nfdhcpd/nfdhcpd-vif
 put 0755 "$top/contrib/iptables/nfdhcpd-ratelimit" /usr/lib/nfdhcpd/nfdhcpd-ratelimit

@@ -90,6 +90,7 @@ func TestDebContents(t *testing.T) {
 		"-rw-r--r-- root/root .* ./usr/share/doc/nfdhcpd/contrib/iptables/rules.v6\n",
 		"-rw-r--r-- root/root .* ./usr/share/doc/nfdhcpd/contrib/nft/nfdhcpd.nft\n",
 		"-rw-r--r-- root/root .* ./usr/lib/tmpfiles.d/nfdhcpd.conf\n",
+		"-rw-r--r-- root/root .* ./usr/lib/sysusers.d/nfdhcpd.conf\n",
 		"drwxr-xr-x root/root .* ./var/lib/nfdhcpd/\n",
 		"drwxr-xr-x root/root .* ./var/log/nfdhcpd/\n",
 	} {
@@ -152,11 +153,20 @@ func TestDebInstall(t *testing.T) {
 	root := scratchRoot(t)
 	dpkg(t, root, "-i", deb)
 
-	// The sample configuration, verbatim, registered as a conffile.
-	sample, _ := os.ReadFile("../cmd/nfdhcpd/testdata/nfdhcpd.conf")
-	installed, err := os.ReadFile(filepath.Join(root, "etc/nfdhcpd/nfdhcpd.conf"))
-	if err != nil || !bytes.Equal(installed, sample) {
-		t.Errorf("/etc/nfdhcpd/nfdhcpd.conf is not the sample (%v)", err)
+	// The original's sample configuration, registered as a conffile, with
+	// the package's user in place of nobody and nothing else changed.
+	original, _ := os.ReadFile("../cmd/nfdhcpd/testdata/nfdhcpd.conf")
+	sample, err := os.ReadFile(filepath.Join(root, "etc/nfdhcpd/nfdhcpd.conf"))
+	wantConf := bytes.Replace(original, []byte("\nuser = nobody "), []byte("\nuser = nfdhcpd "), 1)
+	if err != nil || !bytes.Equal(sample, wantConf) || bytes.Equal(sample, original) {
+		t.Errorf("/etc/nfdhcpd/nfdhcpd.conf is not the sample with user = nfdhcpd (%v):\n%s", err, sample)
+	}
+	// The user, made from sysusers.d when the host has systemd-sysusers.
+	if _, err := exec.LookPath("systemd-sysusers"); err == nil {
+		passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+		if !regexp.MustCompile(`(?m)^nfdhcpd:x:\d+:\d+:nfdhcpd daemon:/nonexistent:`).Match(passwd) {
+			t.Errorf("no nfdhcpd user in the root's /etc/passwd:\n%s", passwd)
+		}
 	}
 	status, _ := os.ReadFile(filepath.Join(root, "var/lib/dpkg/status"))
 	for _, want := range []string{"Status: install ok installed", " /etc/nfdhcpd/nfdhcpd.conf ", " /etc/logrotate.d/nfdhcpd ", " /etc/default/nfdhcpd "} {
@@ -197,7 +207,7 @@ func TestDebInstall(t *testing.T) {
 
 	// remove keeps an edited conffile; purge removes everything.
 	conf := filepath.Join(root, "etc/nfdhcpd/nfdhcpd.conf")
-	os.WriteFile(conf, append(sample, "# edited\n"...), 0o644)
+	os.WriteFile(conf, append(original, "# edited\n"...), 0o644)
 	os.WriteFile(filepath.Join(root, "var/log/nfdhcpd/nfdhcpd.log"), []byte("a log line\n"), 0o644)
 	dpkg(t, root, "-r", "nfdhcpd")
 	if _, err := os.Stat(conf); err != nil {
@@ -207,10 +217,14 @@ func TestDebInstall(t *testing.T) {
 		t.Errorf("remove left the binary: %v", err)
 	}
 	dpkg(t, root, "--purge", "nfdhcpd")
-	// What is left: dpkg's database, and empty folders (etc, usr, ...)
-	// that dpkg keeps because others' packages share them.
+	// What is left: dpkg's database, empty folders (etc, usr, ...) that
+	// dpkg keeps because others' packages share them, and the user
+	// databases (Debian keeps a package's system user after purge).
 	var left []string
 	for _, f := range files(t, root) {
+		if slices.Contains([]string{"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow", "etc/.pwd.lock"}, f) {
+			continue
+		}
 		fi, err := os.Stat(filepath.Join(root, f))
 		if err == nil && fi.IsDir() && !strings.Contains(f, "nfdhcpd") {
 			continue
@@ -223,3 +237,32 @@ func TestDebInstall(t *testing.T) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// The package's user is one name everywhere it is set: sysusers.d makes
+// it, the unit runs as it and gives it the pin folder, tmpfiles.d gives it
+// the run folder, and the packaged configuration drops to it.
+func TestDebUser(t *testing.T) {
+	const user = "nfdhcpd"
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tt := range []struct{ file, re string }{
+		{"sysusers.conf", `(?m)^u ` + user + ` - `},
+		{"tmpfiles.conf", `(?m)^d /run/nfdhcpd 0755 ` + user + ` ` + user + ` -$`},
+		{"../contrib/systemd/nfdhcpd.service", `(?m)^User=` + user + `$`},
+		{"../contrib/systemd/nfdhcpd.service", `(?m)^Group=` + user + `$`},
+		{"../contrib/systemd/nfdhcpd.service", `chown -R ` + user + `:` + user + ` /sys/fs/bpf/nfdhcpd`},
+		{"build-deb.sh", `s/\^user = nobody /user = ` + user + ` /`},
+	} {
+		if !regexp.MustCompile(tt.re).MatchString(read(tt.file)) {
+			t.Errorf("%s does not match %s", tt.file, tt.re)
+		}
+	}
+	if strings.Contains(read("../contrib/systemd/nfdhcpd.service"), "nobody") {
+		t.Errorf("the unit still names nobody")
+	}
+}

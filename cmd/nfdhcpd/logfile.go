@@ -4,18 +4,28 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
+
+// logFileName is the log's name in logdir.
+const logFileName = "nfdhcpd.log"
 
 // logFile is the daemon's log in logdir; Reopen (on SIGHUP) follows a
 // rename by logrotate, so nothing is written to a rotated file.
+//
+// The folder is opened once; the file is opened relative to it and never
+// through a link (see openRegular), and given to the daemon's user by its
+// descriptor, not by its path.
 type logFile struct {
-	mu   sync.Mutex
-	path string
-	f    *os.File
+	mu    sync.Mutex
+	dir   *os.File // logdir, O_PATH
+	owner account  // who must be able to reopen it after the drop
+	f     *os.File
 }
 
-func openLogFile(path string) (*logFile, error) {
-	l := &logFile{path: path}
+func openLogFile(dir *os.File, owner account) (*logFile, error) {
+	l := &logFile{dir: dir, owner: owner}
 	if err := l.Reopen(); err != nil {
 		return nil, err
 	}
@@ -28,11 +38,17 @@ func (l *logFile) Write(p []byte) (int, error) {
 	return l.f.Write(p)
 }
 
-// Reopen opens the path afresh and closes the previous file.
+// Reopen opens the file afresh and closes the previous one.
 func (l *logFile) Reopen() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := openRegular(l.dir, logFileName, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o640)
 	if err != nil {
-		return fmt.Errorf("open log %s: %w", l.path, err)
+		return fmt.Errorf("log: %w", err)
+	}
+	if os.Geteuid() == 0 && l.owner.uid != 0 {
+		if err := f.Chown(l.owner.uid, l.owner.gid); err != nil {
+			f.Close()
+			return fmt.Errorf("log: hand %s to user %s: %w", f.Name(), l.owner.name, err)
+		}
 	}
 	l.mu.Lock()
 	old := l.f

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -27,6 +28,8 @@ type flags struct {
 	Test       bool
 	Version    bool
 	JSON       bool
+	// StartTimeout bounds a detached start (see detach).
+	StartTimeout time.Duration
 }
 
 const usageText = `Usage: nfdhcpd [options]
@@ -37,13 +40,16 @@ binding file per TAP in the configuration's datapath.
 
 Options:
   -c, --config FILE  configuration file (default %s)
-  -f, --foreground   stay in the foreground and log to stderr as well as logdir
+  -f, --foreground   stay in the foreground and log to stderr instead of logdir
   -d, --debug        log debug messages (every packet, every binding change)
   -t, --test         check the configuration and every binding file in datapath,
                      print one line per binding, and exit: 0 when all are valid,
                      1 after printing every error (file, line, key, why)
       --json         print -t's report, and the binding table SIGUSR1 logs,
                      as JSON for scripts instead of aligned columns
+      --start-timeout DURATION
+                     without -f: how long to wait for the detached daemon
+                     to be ready before stopping it and failing (default %s)
       --version      print the version and exit
   -h, --help         print this help and exit
 `
@@ -54,10 +60,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("nfdhcpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, usageText, DefaultConfigPath) }
+	fs.Usage = func() { fmt.Fprintf(stderr, usageText, DefaultConfigPath, DefaultStartTimeout) }
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fs.Usage = func() { fmt.Fprintf(stdout, usageText, DefaultConfigPath) } // asked for: not an error
+			fs.Usage = func() { fmt.Fprintf(stdout, usageText, DefaultConfigPath, DefaultStartTimeout) } // asked for: not an error
 		}
 	}
 	fs.StringVar(&f.Config, "c", DefaultConfigPath, "")
@@ -70,8 +76,13 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.Test, "test", false, "")
 	fs.BoolVar(&f.Version, "version", false, "")
 	fs.BoolVar(&f.JSON, "json", false, "")
+	fs.DurationVar(&f.StartTimeout, "start-timeout", DefaultStartTimeout, "")
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	if f.StartTimeout <= 0 {
+		fmt.Fprintf(stderr, "nfdhcpd: --start-timeout %v: must be more than 0\n", f.StartTimeout)
+		return f, errors.New("bad --start-timeout")
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nfdhcpd: unexpected argument %q\n", fs.Arg(0))

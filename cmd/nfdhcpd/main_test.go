@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -13,10 +14,11 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want flags
 	}{
-		{nil, flags{Config: DefaultConfigPath}},
-		{[]string{"-c", "/x.conf", "-f", "-d", "-t"}, flags{Config: "/x.conf", Foreground: true, Debug: true, Test: true}},
-		{[]string{"--config=/y.conf", "--foreground", "--debug", "--test"}, flags{Config: "/y.conf", Foreground: true, Debug: true, Test: true}},
-		{[]string{"--version"}, flags{Config: DefaultConfigPath, Version: true}},
+		{nil, flags{Config: DefaultConfigPath, StartTimeout: DefaultStartTimeout}},
+		{[]string{"-c", "/x.conf", "-f", "-d", "-t"}, flags{Config: "/x.conf", Foreground: true, Debug: true, Test: true, StartTimeout: DefaultStartTimeout}},
+		{[]string{"--config=/y.conf", "--foreground", "--debug", "--test"}, flags{Config: "/y.conf", Foreground: true, Debug: true, Test: true, StartTimeout: DefaultStartTimeout}},
+		{[]string{"--version"}, flags{Config: DefaultConfigPath, Version: true, StartTimeout: DefaultStartTimeout}},
+		{[]string{"--start-timeout", "2m"}, flags{Config: DefaultConfigPath, StartTimeout: 2 * time.Minute}},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
@@ -55,6 +57,8 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"-h"}, 0, true, "-t, --test"},
 		{[]string{"-x"}, 2, false, "flag provided but not defined: -x"},
 		{[]string{"extra"}, 2, false, `nfdhcpd: unexpected argument "extra"`},
+		{[]string{"--start-timeout", "0s"}, 2, false, "nfdhcpd: --start-timeout 0s: must be more than 0"},
+		{[]string{"--help"}, 0, true, "(default 30s)"},
 		{[]string{"--version"}, 0, true, "nfdhcpd "},
 		{[]string{"-c", "testdata/nope.conf"}, 1, false, "open testdata/nope.conf: no such file or directory"},
 	} {

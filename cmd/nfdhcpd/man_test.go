@@ -91,7 +91,7 @@ func TestManConfKeys(t *testing.T) {
 // Every option of the usage text has an entry in nfdhcpd(8).
 func TestManFlags(t *testing.T) {
 	entries := manEntries(t, "../../man/nfdhcpd.8.scd")
-	flags := regexp.MustCompile(`(?m)^\s+(-[a-z], )?(--[a-z]+)`).FindAllStringSubmatch(usageText, -1)
+	flags := regexp.MustCompile(`(?m)^\s+(-[a-z], )?(--[a-z-]+)`).FindAllStringSubmatch(usageText, -1)
 	if len(flags) < 6 {
 		t.Fatalf("found %d options in the usage text", len(flags))
 	}

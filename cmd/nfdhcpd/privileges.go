@@ -13,7 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Capabilities the daemon keeps after dropping to its user:
+// Capabilities the daemon keeps after dropping to its user (none of them
+// inheritable or ambient):
 //   - CAP_NET_ADMIN: set NFQUEUE verdicts, attach and detach TC programs and
 //     filters for TAPs that appear later, remove its netfilter rules at exit;
 //   - CAP_NET_RAW: send replies on the AF_PACKET socket (iptables-legacy
@@ -62,18 +63,30 @@ func lookupUser(name string) (account, error) {
 }
 
 // dropPrivileges switches every thread of the process to acct, keeping only
-// caps (permitted, effective, inheritable and ambient, so that the iptables
-// the daemon runs at exit has them too).
+// caps in its permitted and effective sets, and sets NO_NEW_PRIVS. No
+// capability stays inheritable or ambient: the daemon's only child is the
+// iptables it runs at exit, which gets what it needs raised for it alone
+// (loader/rules.go). Started as acct already (the systemd unit), it drops
+// what the start needed beyond caps (CAP_DAC_READ_SEARCH, to reach its pin
+// folder through a bpffs mounted 0700).
 func dropPrivileges(acct account, caps []uintptr) error {
 	if acct.uid == 0 {
-		return nil // user = root keeps root
+		return noNewPrivs() // user = root keeps root
 	}
-	if syscall.Getuid() == acct.uid && syscall.Geteuid() == acct.uid {
-		// Started as that user already (systemd's User= with
-		// AmbientCapabilities=): the unit's capability sets hold what
-		// the steering needs, and changing credentials is not allowed.
-		return nil
+	if syscall.Getuid() != acct.uid || syscall.Geteuid() != acct.uid {
+		if err := switchUser(acct); err != nil {
+			return err
+		}
 	}
+	if err := limitCaps(caps); err != nil {
+		return err
+	}
+	return noNewPrivs()
+}
+
+// switchUser changes every thread's user and groups to acct's, keeping the
+// permitted capabilities across the change (PR_SET_KEEPCAPS).
+func switchUser(acct account) error {
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); e != 0 {
 		if e == syscall.ENOTSUP {
 			return errors.New("this binary was built with cgo, which cannot change every thread's credentials: build with CGO_ENABLED=0")
@@ -89,25 +102,43 @@ func dropPrivileges(acct account, caps []uintptr) error {
 	if err := syscall.Setuid(acct.uid); err != nil {
 		return fmt.Errorf("setuid(%d): %w", acct.uid, err)
 	}
+	return nil
+}
+
+// limitCaps leaves every thread with caps (those of them it has) permitted
+// and effective, none inheritable, and an empty ambient set.
+func limitCaps(caps []uintptr) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var have [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &have[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
 	var set [2]uint32
 	for _, c := range caps {
 		set[c/32] |= 1 << (c % 32)
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{
-		{Effective: set[0], Permitted: set[0], Inheritable: set[0]},
-		{Effective: set[1], Permitted: set[1], Inheritable: set[1]},
+	data := [2]unix.CapUserData{}
+	for i := range data {
+		keep := set[i] & have[i].Permitted // started unprivileged: only what the unit gave
+		data[i] = unix.CapUserData{Effective: keep, Permitted: keep}
 	}
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
 		return fmt.Errorf("capset: %w", e)
 	}
-	for _, c := range caps {
-		if _, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0, 0); e != 0 {
-			if errors.Is(e, unix.EINVAL) {
-				continue // a capability this kernel does not know (CAP_BPF before 5.8)
-			}
-			return fmt.Errorf("raise ambient capability %d: %w", c, e)
+	if _, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("clear ambient capabilities: %w", e)
+	}
+	return nil
+}
+
+// noNewPrivs sets NO_NEW_PRIVS on every thread: no exec can gain
+// privileges again (set-user-ID programs, file capabilities).
+func noNewPrivs() error {
+	if _, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+		if e == syscall.ENOTSUP {
+			return errors.New("this binary was built with cgo, which cannot change every thread's settings: build with CGO_ENABLED=0")
 		}
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
 	}
 	return nil
 }

@@ -13,19 +13,30 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/nfq"
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
-// shutdownGrace bounds how long readers get to finish at exit, so SIGTERM
-// ends the daemon within a second.
-const shutdownGrace = 700 * time.Millisecond
+// Bounds on stopping, so that SIGTERM ends the daemon within a second:
+// readers get shutdownGrace to finish; a start-up that is interrupted gets
+// startAbortWait to notice (it looks between steps, and an iptables it
+// runs is killed) before what it did is undone anyway; undoing (removing
+// the netfilter rules, which a held xtables lock can delay for ever) ends
+// by stopWithin after the signal.
+const (
+	shutdownGrace  = 500 * time.Millisecond
+	startAbortWait = 300 * time.Millisecond
+	stopWithin     = 800 * time.Millisecond
+)
 
 // daemon is the running process's state: what serve opened and must close.
 type daemon struct {
 	cfg      *Config
+	status   *statusPipe // the detached child's report to its launcher; nil with -f
 	log      *slog.Logger
 	logFile  *logFile
 	logOut   io.Writer // where the log goes; SIGUSR1's table is written there too
@@ -38,50 +49,133 @@ type daemon struct {
 	// changes followBindings then finds already done.
 	reconciled map[*binding.Entry]bool
 	stats      nfq.Stats
+
+	storeDone    chan error
+	readers      []*nfq.Reader
+	readerFailed chan error
+	readersDone  sync.WaitGroup
+	steering     Steering
+	acct         account
+
+	// Set up by start, undone by stop: see onUndo. logger is the log once
+	// open, for a stop that comes while start still runs.
+	undoMu  sync.Mutex
+	undos   []func(context.Context)
+	stopped bool
+	logger  atomic.Pointer[slog.Logger]
 }
 
-// serve runs the daemon until SIGTERM or SIGINT. ready, when not nil, is
-// called once every existing binding is steered and every queue is read.
-func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
-	// The signals are ours from the start: one that comes while the daemon
-	// sets up waits here for waitSignals, instead of killing it half set up
-	// (the default action) with its rules and chain left behind.
+// serve runs the daemon until SIGTERM or SIGINT. The set-up runs while
+// serve waits for signals, so that one which comes during start-up (a
+// folder on a hung mount, an xtables lock another program holds, thousands
+// of TAPs to attach) stops the daemon within a second, undoing what was
+// set up. status, when not nil, learns the start-up's log lines, then
+// that the daemon is ready, every existing binding steered and every queue
+// read, or why it is not.
+func serve(cfg *Config, foreground, debug bool, status *statusPipe) (err error) {
+	// The signals are ours from the start: the default action would kill
+	// the daemon half set up, with its rules and chain left behind.
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sig)
-	d := &daemon{cfg: cfg}
-	if err := d.openLog(foreground, debug); err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			d.log.Error("exiting", "err", err)
+	d := &daemon{cfg: cfg, status: status}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	started := make(chan error, 1)
+	go func() { started <- d.start(ctx, foreground, debug) }()
+	var held []os.Signal // SIGHUP and SIGUSR1 during start-up, served once ready
+	for waiting := true; waiting; {
+		select {
+		case err := <-started:
+			if err != nil {
+				cancel()
+				d.stop(time.Now().Add(stopWithin))
+				d.logf().Error("exiting", "err", err)
+				return err
+			}
+			waiting = false
+		case s := <-sig:
+			if s == syscall.SIGHUP || s == syscall.SIGUSR1 {
+				held = append(held, s)
+				continue
+			}
+			deadline := time.Now().Add(stopWithin)
+			d.logf().Info("stopping during start-up", "signal", s.String())
+			cancel()
+			select {
+			case <-started:
+			case <-time.After(startAbortWait):
+				d.logf().Warn("start-up did not stop; undoing what it set up")
+			}
+			d.stop(deadline)
+			d.logf().Info("stopped")
+			// Asked for: not a failure of the daemon's, but its launcher
+			// must not report it started.
+			if status != nil {
+				status.Failed(errStoppedStarting{s})
+			}
+			return nil
 		}
-	}()
+	}
+
+	d.log.Info("ready", "steering", d.steering, "bindings", len(d.store.Entries()),
+		"queues", len(d.readers), "user", d.acct.name, "datapath", cfg.General.DataPath)
+	if status != nil {
+		status.Ready()
+	}
+	if err := sdNotify("READY=1"); err != nil {
+		d.log.Warn("cannot notify systemd", "err", err)
+	}
+	err = d.waitSignals(sig, held)
+	deadline := time.Now().Add(stopWithin)
+	sdNotify("STOPPING=1")
+	cancel()
+	waitTimeout(&d.readersDone, shutdownGrace)
+	d.stop(deadline)
+	if err != nil {
+		d.log.Error("exiting", "err", err)
+	}
+	d.log.Info("stopped")
+	return err
+}
+
+// errStoppedStarting is a stop by signal before the daemon was ready.
+type errStoppedStarting struct{ sig os.Signal }
+
+func (e errStoppedStarting) Error() string {
+	return fmt.Sprintf("stopped by %s during start-up", signalName(e.sig))
+}
+
+// signalName is SIGTERM for syscall.SIGTERM ("terminated").
+func signalName(s os.Signal) string {
+	if n, ok := s.(syscall.Signal); ok && unix.SignalName(n) != "" {
+		return unix.SignalName(n)
+	}
+	return s.String()
+}
+
+// start sets the daemon up, step by step, until it serves: as root, what
+// needs root; then, as [general] user, everything that reads a binding
+// file. Each step that changes the host registers its undo (onUndo). It
+// stops early, with ctx's error, once ctx is cancelled.
+func (d *daemon) start(ctx context.Context, foreground, debug bool) error {
+	cfg := d.cfg
 	acct, err := d.account()
 	if err != nil {
 		return err
 	}
-	if cfg.General.PIDFile != "" {
-		if err := makeDir(filepath.Dir(cfg.General.PIDFile), acct); err != nil {
-			return err
-		}
-		pf, err := lockPidFile(cfg.General.PIDFile)
-		if err != nil {
-			return err
-		}
-		if pf.stale != "" {
-			d.log.Warn("took over a stale pidfile (no daemon held its lock)", "path", cfg.General.PIDFile, "old_pid", pf.stale)
-		}
-		defer func() {
-			if err := pf.Remove(); err != nil {
-				d.log.Warn("cannot remove pidfile", "err", err)
-			}
-		}()
+	d.acct = acct
+	if err := d.openLog(foreground, debug); err != nil {
+		return err
+	}
+	if err := d.lockPidFile(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	d.settings = responderSettings(cfg)
 	d.store = binding.NewStore(cfg.General.DataPath, binding.Options{
 		Logger:  d.log.With("part", "bindings"),
@@ -93,35 +187,27 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 	if cfg.General.Steering != SteeringIPTables {
 		changes = d.store.Changes()
 	}
-	storeDone := make(chan error, 1)
-	go func() { storeDone <- d.store.Run(ctx) }()
-	select {
-	case <-d.store.Ready():
-	case err := <-storeDone:
-		return fmt.Errorf("bindings: %w", err)
-	}
-
-	steering, err := d.startSteering(ctx, changes, acct)
-	if err != nil {
+	if d.steering, err = d.startSteering(ctx, changes); err != nil {
 		return err
 	}
-	if d.loader != nil {
-		defer d.stopSteering()
-	}
-
 	if d.sender, err = nfq.OpenSender(); err != nil {
 		return err
 	}
-	defer d.sender.Close()
-	readers, err := d.openReaders()
-	if err != nil {
+	d.onUndo(func(context.Context) { d.sender.Close() })
+	if d.readers, err = d.openReaders(); err != nil {
 		return err
 	}
 	var serving atomic.Bool // /healthz: ok once ready
-	if err := d.startMetrics(ctx, steering, &serving); err != nil {
+	if err := d.startMetrics(ctx, d.steering, &serving); err != nil {
 		return err
 	}
 	d.startDropWatch(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// Root's part ends here: binding files, which the management software
+	// writes, are read only as the daemon's user, never as root.
 	caps := capsIptables
 	if d.loader != nil {
 		caps = capsTC
@@ -129,68 +215,178 @@ func serve(cfg *Config, foreground, debug bool, ready func()) (err error) {
 	if err := dropPrivileges(acct, caps); err != nil {
 		return fmt.Errorf("switch to user %q: %w", acct.name, err)
 	}
+	d.storeDone = make(chan error, 1)
+	go func() { d.storeDone <- d.store.Run(ctx) }()
+	select {
+	case <-d.store.Ready():
+	case err := <-d.storeDone:
+		return fmt.Errorf("bindings: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if d.loader != nil {
+		if err := d.reconcile(ctx); err != nil {
+			return err
+		}
 		d.followSteering(ctx, changes)
 	}
 
-	var wg sync.WaitGroup
-	readerFailed := make(chan error, len(readers))
-	for _, r := range readers {
-		wg.Add(1)
+	d.readerFailed = make(chan error, len(d.readers))
+	for _, r := range d.readers {
+		d.readersDone.Add(1)
 		go func() {
-			defer wg.Done()
+			defer d.readersDone.Done()
 			if err := r.Run(ctx); err != nil {
-				readerFailed <- err
+				d.readerFailed <- err
 			}
 		}()
 	}
 	if cfg.IPv6.Enable {
 		a := &nfq.Announcer{Bindings: d.store, Settings: d.settings, Sender: d.sender,
 			Period: cfg.IPv6.RAPeriod, Stats: &d.stats, Log: d.log.With("part", "ra")}
-		wg.Add(1)
-		go func() { defer wg.Done(); a.Run(ctx) }()
-	}
-
-	d.log.Info("ready", "steering", steering, "bindings", len(d.store.Entries()),
-		"queues", len(readers), "user", acct.name, "datapath", cfg.General.DataPath)
-	if ready != nil {
-		ready()
+		d.readersDone.Add(1)
+		go func() { defer d.readersDone.Done(); a.Run(ctx) }()
 	}
 	serving.Store(true)
-	if err := sdNotify("READY=1"); err != nil {
-		d.log.Warn("cannot notify systemd", "err", err)
+	return nil
+}
+
+// onUndo registers fn, which undoes a step of start, to run at stop, in
+// the reverse order of the steps. Registered once stop has run (a step
+// that finished after an interrupted start-up gave up on it), fn runs at
+// once.
+func (d *daemon) onUndo(fn func(context.Context)) {
+	d.undoMu.Lock()
+	if !d.stopped {
+		d.undos = append(d.undos, fn)
+		d.undoMu.Unlock()
+		return
 	}
-	err = d.waitSignals(sig, storeDone, readerFailed)
-	sdNotify("STOPPING=1")
-	cancel()
-	waitTimeout(&wg, shutdownGrace)
-	d.log.Info("stopped")
-	return err
+	d.undoMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), stopWithin)
+	defer cancel()
+	fn(ctx)
+}
+
+// stop undoes what start set up, newest first, by deadline.
+func (d *daemon) stop(deadline time.Time) {
+	d.undoMu.Lock()
+	defer d.undoMu.Unlock()
+	d.stopped = true
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	for i := len(d.undos) - 1; i >= 0; i-- {
+		d.undos[i](ctx)
+	}
+	d.undos = nil
+}
+
+// logf is the log, once start has opened it; stderr before.
+func (d *daemon) logf() *slog.Logger {
+	if l := d.logger.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
 func (d *daemon) openLog(foreground, debug bool) error {
 	var w io.Writer = os.Stderr
 	if !foreground && d.cfg.General.LogDir != "" {
-		if err := os.MkdirAll(d.cfg.General.LogDir, 0o755); err != nil {
+		dir, mine, err := d.ownDir(d.cfg.General.LogDir)
+		if err != nil {
 			return fmt.Errorf("logdir: %w", err)
 		}
-		lf, err := openLogFile(filepath.Join(d.cfg.General.LogDir, "nfdhcpd.log"))
+		lf, err := openLogFile(dir, d.acct)
 		if err != nil {
 			return err
 		}
 		d.logFile, w = lf, lf
+		defer func() {
+			if !mine {
+				d.log.Warn(notHandedOver, "path", dir.Name(), "user", d.acct.name)
+			}
+		}()
+	}
+	d.logOut = w
+	if d.status != nil {
+		// The launcher shows the last line when the start fails or hangs.
+		w = teeStatus{w, d.status}
 	}
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	d.logOut = w
 	d.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	d.logger.Store(d.log)
 	return nil
 }
 
-// account is the user to run as; its log and pid folders must be its own
-// so that it can reopen and remove files there after dropping root.
+// ownDir opens path, the folder of a file the daemon keeps there (its log,
+// its pidfile), without following a link its user could have planted,
+// creating it if missing. When the daemon will drop to another user, the
+// folder is handed to that user if it is the daemon's own (see handOver);
+// otherwise the user must already be able to write there, and mine is
+// false.
+func (d *daemon) ownDir(path string) (dir *os.File, mine bool, err error) {
+	dir, created, err := openDir(path, true)
+	if err != nil {
+		return nil, false, err
+	}
+	if d.acct.uid == 0 || os.Geteuid() != 0 {
+		return dir, true, nil
+	}
+	ours := []string{logFileName}
+	if p := d.cfg.General.PIDFile; p != "" {
+		ours = append(ours, filepath.Base(p))
+	}
+	if mine, err = handOver(dir, created, ours, d.acct); err != nil {
+		dir.Close()
+		return nil, false, err
+	}
+	return dir, mine, nil
+}
+
+// notHandedOver is the warning for a folder ownDir left as it was.
+const notHandedOver = "folder holds other files: not handed to the daemon's user, who may be unable to write there"
+
+// lockPidFile takes the pidfile, refusing to start when another daemon
+// holds it.
+func (d *daemon) lockPidFile() error {
+	path := d.cfg.General.PIDFile
+	if path == "" {
+		return nil
+	}
+	dir, mine, err := d.ownDir(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("pidfile %s: %w", path, err)
+	}
+	if !mine {
+		d.log.Warn(notHandedOver, "path", dir.Name(), "user", d.acct.name)
+	}
+	pf, err := lockPidFile(dir, filepath.Base(path))
+	if err != nil {
+		dir.Close()
+		return err
+	}
+	if pf.replaced != "" {
+		d.log.Warn("removed what was at the pidfile's path, not following it", "path", path, "found", pf.replaced)
+	}
+	if pf.stale {
+		args := []any{"path", path}
+		if pf.stalePid > 0 {
+			args = append(args, "old_pid", pf.stalePid)
+		}
+		d.log.Warn("took over a stale pidfile (no daemon held its lock)", args...)
+	}
+	d.onUndo(func(context.Context) {
+		if err := pf.Remove(); err != nil {
+			d.log.Warn("cannot remove pidfile", "err", err)
+		}
+	})
+	return nil
+}
+
+// account is the user to run as.
 func (d *daemon) account() (account, error) {
 	name := d.cfg.General.User
 	if name == "" || name == "root" {
@@ -200,22 +396,7 @@ func (d *daemon) account() (account, error) {
 	if err != nil {
 		return account{}, fmt.Errorf("%s: [general] user: %w", d.cfg.Path, err)
 	}
-	if d.logFile != nil {
-		os.Chown(d.cfg.General.LogDir, acct.uid, acct.gid)
-		os.Chown(d.logFile.path, acct.uid, acct.gid)
-	}
 	return acct, nil
-}
-
-// makeDir creates dir if missing, owned by acct when it creates it.
-func makeDir(dir string, acct account) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.Chown(dir, acct.uid, acct.gid)
 }
 
 func (d *daemon) openReaders() ([]*nfq.Reader, error) {
@@ -255,32 +436,45 @@ func (d *daemon) openReaders() ([]*nfq.Reader, error) {
 }
 
 // waitSignals serves SIGHUP (rescan bindings, reopen the log) and SIGUSR1
-// (log the binding table) until SIGTERM/SIGINT or a part fails.
-func (d *daemon) waitSignals(sig <-chan os.Signal, storeDone, readerFailed <-chan error) error {
+// (log the binding table), first those held during start-up, until
+// SIGTERM/SIGINT or a part fails.
+func (d *daemon) waitSignals(sig <-chan os.Signal, held []os.Signal) error {
+	for _, s := range held {
+		d.serveSignal(s)
+	}
 	for {
 		select {
 		case s := <-sig:
-			switch s {
-			case syscall.SIGHUP:
-				if d.logFile != nil {
-					if err := d.logFile.Reopen(); err != nil {
-						d.log.Warn("cannot reopen log", "err", err)
-					}
-				}
-				d.store.Rescan()
-				d.log.Info("SIGHUP: rescanning bindings, log reopened")
-			case syscall.SIGUSR1:
-				d.logTable()
-			default:
+			if !d.serveSignal(s) {
 				d.log.Info("stopping", "signal", s.String())
 				return nil
 			}
-		case err := <-storeDone:
+		case err := <-d.storeDone:
 			return fmt.Errorf("bindings: %w", err)
-		case err := <-readerFailed:
+		case err := <-d.readerFailed:
 			return err
 		}
 	}
+}
+
+// serveSignal acts on SIGHUP and SIGUSR1; it returns false for the others,
+// which stop the daemon.
+func (d *daemon) serveSignal(s os.Signal) bool {
+	switch s {
+	case syscall.SIGHUP:
+		if d.logFile != nil {
+			if err := d.logFile.Reopen(); err != nil {
+				d.log.Warn("cannot reopen log", "err", err)
+			}
+		}
+		d.store.Rescan()
+		d.log.Info("SIGHUP: rescanning bindings, log reopened")
+	case syscall.SIGUSR1:
+		d.logTable()
+	default:
+		return false
+	}
+	return true
 }
 
 // logTable logs the binding table: one row per binding file, in force or
@@ -318,6 +512,16 @@ func responderSettings(cfg *Config) *responder.Settings {
 		s.Mode = responder.ModeSLAACDHCPv6
 	}
 	return s
+}
+
+// within runs fn, waiting for it until ctx is done.
+func within(ctx context.Context, fn func()) {
+	done := make(chan struct{})
+	go func() { fn(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {

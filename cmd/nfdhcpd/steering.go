@@ -4,23 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/loader"
 )
 
-// startSteering sets up tc steering (classifier on every bound TAP, our own
-// mark rules) when the configuration asks for it, falling back from auto to
-// iptables with the reason logged. It returns the mode in force.
-func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Change, acct account) (Steering, error) {
+// startSteering sets up tc steering's root part (the classifier loaded,
+// our mark rules, the pin folder handed to the daemon's user) when the
+// configuration asks for it, falling back from auto to iptables with the
+// reason logged. It returns the mode in force. The classifier is attached
+// by reconcile, after the privilege drop, once the bindings are read.
+func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Change) (Steering, error) {
 	g := d.cfg.General
 	if g.Steering == SteeringIPTables {
 		return SteeringIPTables, nil
 	}
-	steering, err := d.startTC(acct)
+	steering, err := d.startTC(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -41,7 +41,7 @@ func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Chang
 	return steering, nil
 }
 
-func (d *daemon) startTC(acct account) (Steering, error) {
+func (d *daemon) startTC(ctx context.Context) (Steering, error) {
 	g := d.cfg.General
 	attach, err := loader.ParseAttachMode(string(g.Attach))
 	if err != nil {
@@ -58,27 +58,44 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 		}
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
+	// The pinned maps and links stay for the next start to reuse (the
+	// marks they set mean nothing without the rules); closing waits for a
+	// Reconcile in progress, so a stop during start-up leaves that to exit.
 	d.loader = l
-	if err := loader.InstallRules(d.lcfg, d.queues()); err != nil {
-		l.Close()
-		d.loader = nil
+	d.onUndo(func(ctx context.Context) { within(ctx, func() { l.Close() }) })
+	// Registered before they are installed: an interrupted install may have
+	// made the chain.
+	lcfg := d.lcfg
+	d.onUndo(func(ctx context.Context) {
+		if err := loader.RemoveRules(ctx, lcfg); err != nil {
+			d.logf().Warn("cannot remove netfilter rules", "err", err)
+		}
+	})
+	if err := loader.InstallRules(ctx, d.lcfg, d.queues()); err != nil {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
+	// The pin folder is the daemon's: after dropping root it pins the links
+	// of TAPs there, and reads those pinned before.
+	if err := chownTree(g.BPFPinPath, d.acct); err != nil {
+		return "", fmt.Errorf("tc steering: %w", err)
+	}
+	return SteeringTC, nil
+}
+
+// reconcile attaches the classifier to every bound TAP and removes what
+// is left from TAPs no longer bound, as the daemon's user.
+func (d *daemon) reconcile(ctx context.Context) error {
 	var want []loader.Iface
 	entries := d.store.Entries()
 	for _, e := range entries {
 		want = append(want, d.iface(e))
 	}
-	methodOf, err := l.Reconcile(want)
+	methodOf, err := d.loader.Reconcile(ctx, want)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err != nil {
 		d.log.Warn("reconcile classifier attachments", "err", err)
-	}
-	// The pin folder is the daemon's: after dropping root it pins the links
-	// of TAPs that appear later there, and reads those pinned now.
-	if err := chownTree(g.BPFPinPath, acct); err != nil {
-		d.stopSteering()
-		d.loader = nil
-		return "", fmt.Errorf("tc steering: %w", err)
 	}
 	methods := map[string]int{}
 	d.reconciled = map[*binding.Entry]bool{}
@@ -91,7 +108,7 @@ func (d *daemon) startTC(acct account) (Steering, error) {
 		d.log.Debug("steering", "iface", ifc.Name, "change", "reconciled", "ifindex", ifc.Index, "attach", m)
 	}
 	d.log.Info("classifier attached", "taps", len(want), "tcx", methods[loader.MethodTCX], "cls_bpf", methods[loader.MethodClsBPF])
-	return SteeringTC, nil
+	return nil
 }
 
 // followSteering keeps tc steering current from here on: it follows
@@ -145,16 +162,6 @@ func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Chan
 	}
 }
 
-// stopSteering removes our netfilter rules; the classifier's pinned maps and
-// links stay for the next start to reuse (the marks they set mean nothing
-// without the rules).
-func (d *daemon) stopSteering() {
-	if err := loader.RemoveRules(d.lcfg); err != nil {
-		d.log.Warn("cannot remove netfilter rules", "err", err)
-	}
-	d.loader.Close()
-}
-
 func (d *daemon) queues() loader.Queues {
 	q := loader.Queues{DHCP: -1, RS: -1, NS: -1, DHCPv6: -1, Balance: d.cfg.General.QueueBalance}
 	if d.cfg.DHCP.Enable && d.cfg.DHCP.Queue != NoQueue {
@@ -193,15 +200,17 @@ func (d *daemon) iface(e *binding.Entry) loader.Iface {
 	return loader.Iface{Index: e.TAP.Index, Name: e.TAP.Name, MAC: e.Binding.MAC, MACSpoof: e.Binding.MACSpoof, Kinds: k}
 }
 
-// chownTree gives dir and everything in it to acct (a no-op for root).
+// chownTree gives dir and everything in it to acct (a no-op for root, or
+// when not root). The folder is the user's already after a first start,
+// so nothing in it is followed (see chownAt).
 func chownTree(dir string, acct account) error {
-	if acct.uid == 0 {
+	if acct.uid == 0 || os.Geteuid() != 0 {
 		return nil
 	}
-	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, acct.uid, acct.gid)
-	})
+	f, _, err := openDir(dir, false)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return chownAt(f, acct)
 }

@@ -32,7 +32,8 @@ func procStatus(t *testing.T, pid int) map[string]string {
 }
 
 // After start the daemon runs as [general] user with only the capabilities
-// its steering mode needs, ambient too (for the iptables it runs at exit).
+// its steering mode needs, none inheritable or ambient (the iptables it
+// runs at exit gets its own), and NO_NEW_PRIVS set.
 func TestPrivileges(t *testing.T) {
 	want := map[string]string{
 		// CAP_NET_ADMIN (12), CAP_NET_RAW (13)
@@ -47,19 +48,27 @@ func TestPrivileges(t *testing.T) {
 		if st["Uid"] != "65534 65534 65534 65534" || st["Gid"] != "65534 65534 65534 65534" {
 			t.Errorf("Uid %q Gid %q, want nobody (65534) everywhere", st["Uid"], st["Gid"])
 		}
-		for _, k := range []string{"CapEff", "CapPrm", "CapAmb"} {
-			if st[k] != want[m.name] {
-				t.Errorf("%s = %s, want %s", k, st[k], want[m.name])
-			}
-		}
+		wantCaps(t, st, want[m.name])
 	})
 }
 
+// wantCaps checks a daemon's /proc status after the privilege drop: caps
+// permitted and effective, nothing inheritable or ambient, NO_NEW_PRIVS.
+func wantCaps(t *testing.T, st map[string]string, caps string) {
+	t.Helper()
+	for k, want := range map[string]string{"CapEff": caps, "CapPrm": caps,
+		"CapInh": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"} {
+		if st[k] != want {
+			t.Errorf("%s = %s, want %s", k, st[k], want)
+		}
+	}
+}
+
 // A SIGTERM that comes while the daemon is still setting up (here: as
-// soon as it has read the bindings) ends it the orderly way once it is
-// set up, not by the signal's default action with its rules left behind.
-// Before the fix it was caught only from ready on, and a 5.10 run under
-// emulation hit the gap.
+// soon as it has read the bindings, as its user) ends it the orderly way,
+// not by the signal's default action with its rules left behind: the
+// iptables that removes them runs after the privilege drop. Once it was
+// caught only from ready on, and a 5.10 run under emulation hit the gap.
 func TestSignalDuringStart(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m steering) {
 		l := lab.New(t)
@@ -119,7 +128,7 @@ func TestDetached(t *testing.T) {
 	lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
 	bin := lab.Binary(t)
 	pidfile := filepath.Join(l.Dir, "run", "nfdhcpd.pid")
-	logfile := filepath.Join(l.Dir, "nfdhcpd.log")
+	logfile := filepath.Join(l.Dir, "log", "nfdhcpd.log")
 
 	out, err := l.HostTry(bin, "-c", conf)
 	if err != nil {
@@ -250,5 +259,72 @@ func TestAutoFallsBack(t *testing.T) {
 	}
 	if _, err := vm.UdhcpcTries(2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Binding files are read only after the privilege drop: one that only root
+// may read is rejected, with the permission error in the log and the
+// table, when the daemon runs as nobody, whether started as root or as the
+// systemd unit starts it (CAP_DAC_READ_SEARCH at start); with user = root
+// it is read. Its neighbour is served either way.
+func TestBindingsReadAsUser(t *testing.T) {
+	lab.RequireTools(t, "prlimit", "setpriv")
+	for _, tt := range []struct {
+		name, user string
+		unit       bool
+		read       bool
+	}{
+		{"root start, user nobody", "nobody", false, false},
+		{"unit start", "nobody", true, false},
+		{"user root", "root", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, m steering) {
+				l := lab.New(t)
+				l.AddVM("tap10", lab.SeedMAC)
+				l.AddVM("tap12", "aa:6b:39:22:33:12")
+				conf, datapath := l.SeedConfig(append(m.setup(l), "user", tt.user)...)
+				lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
+				secret := filepath.Join(datapath, "tap12")
+				lab.WriteBinding(datapath, "tap12", lab.SeedBindingFor("tap12", "192.0.2.112", "aa:6b:39:22:33:12", "secret-vm"))
+				if err := os.Chmod(secret, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if tt.unit {
+					run := filepath.Join(l.Dir, "run")
+					os.MkdirAll(run, 0o755)
+					os.Chown(run, 65534, 65534)
+					if l.PinPath != "" {
+						os.MkdirAll(l.PinPath, 0o700)
+						os.Chown(l.PinPath, 65534, 65534)
+					}
+					caps := unitCaps(t)
+					l.Wrapper = []string{"prlimit", unitMemlock(t), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+						"--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps}
+				}
+				d := l.StartDaemon(conf)
+				d.Signal(syscall.SIGUSR1)
+				if !d.WaitLog("\ntap12 ", 2*time.Second) {
+					t.Fatalf("SIGUSR1: no table line for tap12:\n%s", d.Log())
+				}
+				rejected := regexp.MustCompile(`msg="binding file rejected.*file=` + regexp.QuoteMeta(secret) + `.*permission denied`).MatchString(d.Log())
+				row := regexp.MustCompile(`(?m)^tap12 +(\w+) `).FindStringSubmatch(d.Log())
+				if tt.read {
+					if rejected || row == nil || row[1] != "active" {
+						t.Errorf("user root: tap12 not read (row %q):\n%s", row, d.Log())
+					}
+				} else {
+					if !rejected || row == nil || row[1] != "rejected" || !regexp.MustCompile(`(?m)^tap12 .*permission denied$`).MatchString(d.Log()) {
+						t.Errorf("user nobody: tap12 (root's, 0600) not rejected for its permission (row %q):\n%s", row, d.Log())
+					}
+					if strings.Contains(d.Log(), "secret-vm") {
+						t.Errorf("the daemon read root's file")
+					}
+				}
+				if !regexp.MustCompile(`(?m)^tap10 +active `).MatchString(d.Log()) {
+					t.Errorf("tap10 is not active beside it")
+				}
+			})
+		})
 	}
 }

@@ -45,11 +45,11 @@ func (l *Lab) SeedConfig(settings ...string) (conf, datapath string) {
 		os.Chmod(d, 0o755)
 	}
 	text := strings.NewReplacer(
-		// A folder the daemon creates, so that it owns it and can remove
-		// its pidfile after dropping root.
+		// Folders the daemon creates, so that they are its user's: it can
+		// remove its pidfile and reopen its log after dropping root.
 		"/var/run/nfdhcpd/nfdhcpd.pid", filepath.Join(l.Dir, "run", "nfdhcpd.pid"),
 		"/var/lib/nfdhcpd", datapath,
-		"/var/log/nfdhcpd", l.Dir,
+		"/var/log/nfdhcpd", filepath.Join(l.Dir, "log"),
 	).Replace(SeedConfig)
 	for i := 0; i+1 < len(settings); i += 2 {
 		text = setKey(text, settings[i], settings[i+1])
