@@ -82,6 +82,8 @@ var ErrEmpty = errors.New("file is empty")
 // maxFileSize bounds what Parse reads: binding files are a few hundred bytes.
 const maxFileSize = 64 << 10
 
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxFileSize)
+
 // Parse reads a binding file for the TAP named tap. It returns every problem
 // it finds, joined, each an *Error naming the line and key.
 func Parse(tap string, r io.Reader) (*Binding, error) {
@@ -95,7 +97,7 @@ func Parse(tap string, r io.Reader) (*Binding, error) {
 		return nil, errors.Join(p.errs...)
 	}
 	if len(data) > maxFileSize {
-		p.errf(0, "", "larger than %d bytes", maxFileSize)
+		p.errs = append(p.errs, &Error{File: tap, Err: errTooLarge})
 		return nil, errors.Join(p.errs...)
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {

@@ -404,9 +404,11 @@ func (s *Store) load(tap string) {
 	case errors.Is(err, fs.ErrNotExist):
 		delete(s.files, tap) // gone before we read it: the removal event follows
 		return
-	case errors.Is(err, errNotRegular):
-		delete(s.files, tap)
-		s.log.Debug("not a regular file, ignored", "file", path)
+	case errors.Is(err, ErrNotRegular):
+		// Not a binding file at all, so no earlier version stays in
+		// force; listed with its error so that /bindings shows why.
+		s.files[tap] = &fileState{err: err}
+		s.log.Warn("not a regular file, ignored", "file", path, "err", err)
 		return
 	}
 	if f == nil {
@@ -426,43 +428,6 @@ func (s *Store) load(tap string) {
 		f.good = b
 		s.log.Debug("binding file read", "file", path, "unknown_keys", b.UnknownKeys)
 	}
-}
-
-var errNotRegular = errors.New("not a regular file")
-
-// ReadFile parses the binding file at path; its errors name the path.
-func ReadFile(path string) (*Binding, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w", path, errNotRegular)
-	}
-	b, err := Parse(filepath.Base(path), f)
-	if err != nil {
-		return nil, withPath(err, path)
-	}
-	return b, nil
-}
-
-// withPath rewrites the File of every *Error in a joined error to path.
-func withPath(err error, path string) error {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
-		if be, ok := e.(*Error); ok {
-			be.File = path
-		}
-	}
-	return err
 }
 
 // applyLinks updates the known links and reports whether u was a full listing.

@@ -51,8 +51,13 @@ func startStore(t *testing.T, dir string, links LinkSource) (*Store, <-chan Chan
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return within 5s of its context's end")
 		}
 	})
 	select {
