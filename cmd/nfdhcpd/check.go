@@ -106,7 +106,7 @@ func checkBindings(cfgPath, dir string, out io.Writer, exists func(string) bool)
 	for _, r := range rows {
 		if r.Status != "ok" {
 			bad++
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", r.File, r.Status)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", binding.QuoteName(r.File), r.Status)
 			continue
 		}
 		status := r.Status

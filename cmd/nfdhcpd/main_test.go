@@ -142,6 +142,27 @@ tap3        -                  -            -                        -          
 	}
 }
 
+// A file named with escape sequences and a newline is one quoted row, and
+// its errors name it quoted.
+func TestCheckBindingsQuotesNames(t *testing.T) {
+	_, dir := testDatapath(t, "", map[string]string{"tap\x1b[2J\n1": "MAC=\x1b]0;x\x07\n"})
+	var out bytes.Buffer
+	errs := checkBindings("c.conf", dir, &out, func(string) bool { return false })
+	want := `TAP              MAC  IP  IPV6 PREFIX  HOSTNAME  STATUS
+"tap\x1b[2J\n1"  -    -   -            -         invalid
+1 binding files: 0 ok, 1 invalid
+`
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+	wantErr := `"DIR/tap\x1b[2J\n1": "tap\x1b[2J\n1" is not a valid interface name` + "\n" +
+		`"DIR/tap\x1b[2J\n1":1: MAC: "\x1b]0;x\a" is not an Ethernet MAC address` + "\n" +
+		`"DIR/tap\x1b[2J\n1": HOSTNAME: required`
+	if len(errs) != 1 || strings.ReplaceAll(errs[0].Error(), dir, "DIR") != wantErr {
+		t.Errorf("errors: %q\nwant: %q", errs, wantErr)
+	}
+}
+
 func TestRunCheck(t *testing.T) {
 	t.Run("all good", func(t *testing.T) {
 		cfg, dir := testDatapath(t, "", map[string]string{"tap10": seedBinding(t)})

@@ -121,3 +121,20 @@ tap13  active    12       -       02:00:00:00:00:13  -            -             
 		t.Errorf("JSON table (-want +got):\n%s", d)
 	}
 }
+
+// A file's name and errors stay on its one row: a name that is not plain
+// text is quoted, and joined errors are separated by "; ".
+func TestWriteBindingTableOneRowPerFile(t *testing.T) {
+	var out bytes.Buffer
+	rows := []metrics.BindingRow{{TAP: "tap\x1b[2J\n1", File: "/b/tap\x1b[2J\n1",
+		Error: `"/b/tap\x1b[2J\n1": MAC: required` + "\n" + `"/b/tap\x1b[2J\n1": HOSTNAME: required`}}
+	if err := writeBindingTable(&out, rows, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `TAP              STATE     IFINDEX  ATTACH  MAC  IP  IPV6 PREFIX  HOSTNAME  WHY
+"tap\x1b[2J\n1"  rejected  -        -       -    -   -            -         "/b/tap\x1b[2J\n1": MAC: required; "/b/tap\x1b[2J\n1": HOSTNAME: required
+`
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
