@@ -216,7 +216,7 @@ func TestMalformedBindings(t *testing.T) {
 // serves nothing.
 func TestMalformedBindingsDisturbNothing(t *testing.T) {
 	dir := t.TempDir()
-	links := []Link{{Index: 2, Name: "good0", MAC: []byte{2, 0, 0, 0, 0, 2}}}
+	links := []Link{{Index: 2, Name: "good0", MAC: []byte{2, 0, 0, 0, 0, 2}, Kind: "tuntap"}}
 	good := strings.Replace(goodBinding, "INDEV=tap10", "INDEV=good0", 1)
 	writeFile(t, dir, "good0", good)
 	names := map[string]string{} // file -> case
@@ -226,7 +226,7 @@ func TestMalformedBindingsDisturbNothing(t *testing.T) {
 		// Each bad file names its own TAP, which exists: only the
 		// content keeps it from being served.
 		writeFile(t, dir, name, strings.Replace(tt.text, "INDEV=tap10", "INDEV="+name, 1))
-		links = append(links, Link{Index: 10 + i, Name: name, MAC: []byte{2, 0, 0, 0, 1, byte(i)}})
+		links = append(links, Link{Index: 10 + i, Name: name, MAC: []byte{2, 0, 0, 0, 1, byte(i)}, Kind: "tuntap"})
 	}
 	s, _ := startStore(t, dir, newFakeLinks(links...))
 

@@ -62,8 +62,11 @@ type FileStatus struct {
 	Path    string
 	Active  bool
 	Binding *Binding // the version in force (the last good one); nil if none yet
-	Err     error    // why the last read was rejected; nil when it was accepted
-	Waiting string   // why a good binding is not active, e.g. "no link tap10"
+	// Err is why the last read was rejected, and why the version in force
+	// is refused (wrapping ErrNotVMPort) when its TAP is not a VM port;
+	// nil when the file was accepted and is active or waiting.
+	Err     error
+	Waiting string // why a good binding is not active, e.g. "no link tap10"
 }
 
 // Options tune a Store. The zero value works: netlink in the current
@@ -103,6 +106,9 @@ type Store struct {
 type fileState struct {
 	good *Binding
 	err  error
+	// refused is why good is not active although its TAP exists: the
+	// link is not a VM port (VMPort). Set by publish.
+	refused error
 }
 
 type snapshot struct {
@@ -207,9 +213,12 @@ func (s *Store) Status() []FileStatus {
 	out := make([]FileStatus, 0, len(s.files))
 	for tap, f := range s.files {
 		st := FileStatus{TAP: tap, Path: filepath.Join(s.dir, tap), Binding: f.good, Err: f.err}
-		if e := snap.byName[tap]; e != nil {
+		switch {
+		case snap.byName[tap] != nil:
 			st.Active = true
-		} else if f.good != nil {
+		case f.good != nil && f.refused != nil:
+			st.Err = errors.Join(f.err, f.refused)
+		case f.good != nil:
 			st.Waiting = s.waitingLocked(f.good)
 		}
 		out = append(out, st)
@@ -475,12 +484,25 @@ func (s *Store) publish() {
 	}
 	slices.Sort(taps)
 	var changes []Change
+	var refused []error // newly refused, logged below
 	for _, tap := range taps {
-		b := s.files[tap].good
+		f := s.files[tap]
+		b := f.good
 		tl, ok := byName[b.TAP]
 		if !ok {
+			f.refused = nil
 			continue
 		}
+		// The TAP itself must be a VM port; INDEV (a bridge, in bridged
+		// setups) is only looked up, never attached to nor sent on.
+		if err := VMPort(tl); err != nil {
+			if f.refused == nil || f.refused.Error() != err.Error() {
+				refused = append(refused, err)
+			}
+			f.refused = err
+			continue
+		}
+		f.refused = nil
 		il, ok := byName[b.InDev]
 		if !ok {
 			continue
@@ -533,6 +555,9 @@ func (s *Store) publish() {
 		}
 	}
 	s.mu.Unlock()
+	for _, err := range refused {
+		s.log.Warn("binding refused", "err", err)
+	}
 	for _, c := range changes {
 		s.log.Info("binding "+c.Kind.String(), "tap", c.Entry.Binding.TAP, "ifindex", c.Entry.TAP.Index,
 			"indev", c.Entry.InDev.Name, "bridged", c.Entry.Bridged)

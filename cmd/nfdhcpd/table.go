@@ -27,7 +27,7 @@ type checkReport struct {
 
 // checkJSON is check for scripts: one JSON document on stdout, whatever the
 // outcome, and the same exit status.
-func checkJSON(path string, stdout io.Writer, exists func(string) bool) int {
+func checkJSON(path string, stdout io.Writer, link linkFunc) int {
 	rep := checkReport{Config: path, Bindings: []checkRow{}, Errors: []string{}}
 	cfg, err := LoadConfig(path)
 	datapath := ""
@@ -40,7 +40,7 @@ func checkJSON(path string, stdout io.Writer, exists func(string) bool) int {
 		}
 	}
 	if datapath != "" {
-		rows, errs, err := scanBindings(datapath, exists)
+		rows, errs, err := scanBindings(datapath, link)
 		if err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: [general] datapath: %v", path, err))
 		}

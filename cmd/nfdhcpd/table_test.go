@@ -13,7 +13,7 @@ import (
 )
 
 func TestCheckJSON(t *testing.T) {
-	exists := func(name string) bool { return name == "tap10" }
+	exists := fakeLinks(map[string]string{"tap10": "tuntap"})
 	t.Run("all good", func(t *testing.T) {
 		cfg, dir := testDatapath(t, "", map[string]string{"tap10": seedBinding(t), "tap11": "MAC=aa:00:00:00:00:11\nHOSTNAME=vm11\n"})
 		var out bytes.Buffer
