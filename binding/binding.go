@@ -45,7 +45,8 @@ type Binding struct {
 
 	// UnknownKeys lists keys in the file that nfdhcpd does not read, in
 	// file order: management software adds its own, so they are logged at
-	// debug level, not rejected.
+	// debug level, not rejected. Only the first maxUnknownKeys are kept, each
+	// quoted (see quote) unless it is a plain short name.
 	UnknownKeys []string
 }
 
@@ -59,7 +60,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
+	b.WriteString(QuoteName(e.File))
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
 	}
@@ -82,12 +83,14 @@ var ErrEmpty = errors.New("file is empty")
 // maxFileSize bounds what Parse reads: binding files are a few hundred bytes.
 const maxFileSize = 64 << 10
 
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxFileSize)
+
 // Parse reads a binding file for the TAP named tap. It returns every problem
 // it finds, joined, each an *Error naming the line and key.
 func Parse(tap string, r io.Reader) (*Binding, error) {
 	p := parser{file: tap, b: &Binding{TAP: tap}, seen: map[string]int{}}
 	if !ValidIfName(tap) {
-		p.errf(0, "", "%q is not a valid interface name", tap)
+		p.errf(0, "", "%s is not a valid interface name", quote(tap))
 	}
 	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
@@ -95,7 +98,7 @@ func Parse(tap string, r io.Reader) (*Binding, error) {
 		return nil, errors.Join(p.errs...)
 	}
 	if len(data) > maxFileSize {
-		p.errf(0, "", "larger than %d bytes", maxFileSize)
+		p.errs = append(p.errs, &Error{File: tap, Err: errTooLarge})
 		return nil, errors.Join(p.errs...)
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
@@ -136,18 +139,22 @@ func (p *parser) line(n int, s string) {
 	}
 	key, val, ok := strings.Cut(s, "=")
 	if !ok {
-		p.errf(n, "", "%q is not KEY=VALUE", s)
+		p.errf(n, "", "%s is not KEY=VALUE", quote(s))
 		return
 	}
 	key = strings.TrimSpace(key)
+	set, known := keys[key]
+	if !known {
+		// Ignored, as the original ignored them, before its value is
+		// looked at. An error therefore only ever names a known key.
+		if len(p.b.UnknownKeys) < maxUnknownKeys {
+			p.b.UnknownKeys = append(p.b.UnknownKeys, shown(key))
+		}
+		return
+	}
 	val, err := unquote(strings.TrimSpace(val))
 	if err != nil {
 		p.errf(n, key, "%v", err)
-		return
-	}
-	set, known := keys[key]
-	if !known {
-		p.b.UnknownKeys = append(p.b.UnknownKeys, key)
 		return
 	}
 	if first, dup := p.seen[key]; dup {
@@ -169,7 +176,7 @@ func unquote(v string) (string, error) {
 	}
 	q := v[0]
 	if len(v) < 2 || v[len(v)-1] != q {
-		return "", fmt.Errorf("unterminated quote in %s", v)
+		return "", fmt.Errorf("unterminated quote in %s", quote(v))
 	}
 	return v[1 : len(v)-1], nil
 }
@@ -178,7 +185,7 @@ func unquote(v string) (string, error) {
 var keys = map[string]func(*Binding, string) error{
 	"INDEV": func(b *Binding, v string) error {
 		if !ValidIfName(v) {
-			return fmt.Errorf("%q is not a valid interface name", v)
+			return fmt.Errorf("%s is not a valid interface name", quote(v))
 		}
 		b.InDev = v
 		return nil
@@ -188,7 +195,7 @@ var keys = map[string]func(*Binding, string) error{
 	"TAGS": func(b *Binding, v string) error { b.Tags = splitList(v); return nil },
 	"HOSTNAME": func(b *Binding, v string) error {
 		if !ValidHostname(v) {
-			return fmt.Errorf("%q is not a valid host name", v)
+			return fmt.Errorf("%s is not a valid host name", quote(v))
 		}
 		b.Hostname = v
 		return nil
@@ -203,7 +210,7 @@ var keys = map[string]func(*Binding, string) error{
 	"MTU": func(b *Binding, v string) error {
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil || n < 68 || n > 65535 {
-			return fmt.Errorf("%q is not an MTU (68-65535)", v)
+			return fmt.Errorf("%s is not an MTU (68-65535)", quote(v))
 		}
 		b.MTU = uint16(n)
 		return nil
@@ -212,7 +219,7 @@ var keys = map[string]func(*Binding, string) error{
 	"NAMESERVERS6": func(b *Binding, v string) (err error) { b.Nameservers6, err = ParseAddrList(v, 6); return },
 	"DOMAIN": func(b *Binding, v string) error {
 		if !ValidHostname(v) {
-			return fmt.Errorf("%q is not a valid domain name", v)
+			return fmt.Errorf("%s is not a valid domain name", quote(v))
 		}
 		b.Domain = v
 		return nil
@@ -306,13 +313,13 @@ func Broadcast(p netip.Prefix) netip.Addr {
 func parseAddr(v string, family int) (netip.Addr, error) {
 	a, err := netip.ParseAddr(v)
 	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%q is not an IP address", v)
+		return netip.Addr{}, fmt.Errorf("%s is not an IP address", quote(v))
 	}
 	if family == 4 && !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("%q is not IPv4", v)
+		return netip.Addr{}, fmt.Errorf("%s is not IPv4", quote(v))
 	}
 	if family == 6 && (!a.Is6() || a.Is4In6()) {
-		return netip.Addr{}, fmt.Errorf("%q is not IPv6", v)
+		return netip.Addr{}, fmt.Errorf("%s is not IPv6", quote(v))
 	}
 	return a, nil
 }
@@ -320,16 +327,16 @@ func parseAddr(v string, family int) (netip.Addr, error) {
 func parsePrefix(v string, family int) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(v)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not a prefix (address/length)", v)
+		return netip.Prefix{}, fmt.Errorf("%s is not a prefix (address/length)", quote(v))
 	}
 	if family == 4 && !p.Addr().Is4() {
-		return netip.Prefix{}, fmt.Errorf("%q is not IPv4", v)
+		return netip.Prefix{}, fmt.Errorf("%s is not IPv4", quote(v))
 	}
 	if family == 6 && (!p.Addr().Is6() || p.Addr().Is4In6()) {
-		return netip.Prefix{}, fmt.Errorf("%q is not IPv6", v)
+		return netip.Prefix{}, fmt.Errorf("%s is not IPv6", quote(v))
 	}
 	if p.Masked() != p {
-		return netip.Prefix{}, fmt.Errorf("%q has host bits set (the network is %s)", v, p.Masked())
+		return netip.Prefix{}, fmt.Errorf("%s has host bits set (the network is %s)", quote(v), p.Masked())
 	}
 	return p, nil
 }
@@ -337,10 +344,10 @@ func parsePrefix(v string, family int) (netip.Prefix, error) {
 func parseMAC(v string) (net.HardwareAddr, error) {
 	m, err := net.ParseMAC(v)
 	if err != nil || len(m) != 6 {
-		return nil, fmt.Errorf("%q is not an Ethernet MAC address", v)
+		return nil, fmt.Errorf("%s is not an Ethernet MAC address", quote(v))
 	}
 	if m[0]&1 != 0 {
-		return nil, fmt.Errorf("%q is a multicast address", v)
+		return nil, fmt.Errorf("%s is a multicast address", quote(v))
 	}
 	return m, nil
 }
@@ -364,7 +371,7 @@ func ParseDomainList(v string) ([]string, error) {
 	var out []string
 	for _, f := range splitList(v) {
 		if !ValidHostname(f) {
-			return nil, fmt.Errorf("%q is not a valid domain name", f)
+			return nil, fmt.Errorf("%s is not a valid domain name", quote(f))
 		}
 		out = append(out, f)
 	}
@@ -379,7 +386,7 @@ func ParseBool(v string) (bool, error) {
 	case "no", "false", "off", "0":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean (yes/no, true/false, on/off, 1/0)", v)
+	return false, fmt.Errorf("%s is not a boolean (yes/no, true/false, on/off, 1/0)", quote(v))
 }
 
 func splitList(v string) []string {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -65,6 +67,13 @@ func TestParseValues(t *testing.T) {
 		{"bridged, quotes, CRLF, spaces, comments, unknown key",
 			"# written by hook\r\nINDEV=\"br0\"\r\n MAC = 'AA:6B:39:22:33:44'\r\nHOSTNAME=vm.example.com.\r\nX_OWNER=one\r\n",
 			Binding{TAP: "tap1", InDev: "br0", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm.example.com.", UnknownKeys: []string{"X_OWNER"}}},
+		{"unknown keys are kept plain when they are, quoted when not, and their values never looked at",
+			minimal + "X_NOTE='unterminated\nJUNK\rIP=1.2.3.4\n" + strings.Repeat("K", 65) + "=1\n",
+			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm",
+				UnknownKeys: []string{"X_NOTE", `"JUNK\rIP"`, `"` + strings.Repeat("K", 64) + `"…`}}},
+		{"only the first 32 unknown keys are kept", minimal + strings.Repeat("X=1\n", 40),
+			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm",
+				UnknownKeys: strings.Fields(strings.Repeat("X ", 32))}},
 		{"flags, MTU, tags", minimal + "PRIVATE=yes\nMACSPOOF=1\nMTU=1450\nTAGS=\"a b,c\"\n",
 			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm",
 				Private: true, MACSpoof: true, MTU: 1450, Tags: []string{"a", "b", "c"}}},
@@ -123,7 +132,8 @@ func TestParseErrors(t *testing.T) {
 		{"MTU junk", "tap1", minimal + "MTU=1500x\n", `tap1:3: MTU: "1500x" is not an MTU (68-65535)`},
 		{"bool junk", "tap1", minimal + "PRIVATE=maybe\n", `tap1:3: PRIVATE: "maybe" is not a boolean (yes/no, true/false, on/off, 1/0)`},
 		{"duplicate", "tap1", minimal + "HOSTNAME=vm2\n", `tap1:3: HOSTNAME: set again (first on line 2)`},
-		{"unterminated quote", "tap1", minimal + "TAGS=\"a\n", `tap1:3: TAGS: unterminated quote in "a`},
+		{"unterminated quote", "tap1", minimal + "TAGS=\"a\n", `tap1:3: TAGS: unterminated quote in "\"a"`},
+		{"file named with escape sequences", "\x1b[2Jtap\n1", minimal, `"\x1b[2Jtap\n1": "\x1b[2Jtap\n1" is not a valid interface name`},
 		{"ns family", "tap1", minimal + "NAMESERVERS=2001:db8::1\n", `tap1:3: NAMESERVERS: "2001:db8::1" is not IPv4`},
 		{"ns6 family", "tap1", minimal + "NAMESERVERS6=192.0.2.1\n", `tap1:3: NAMESERVERS6: "192.0.2.1" is not IPv6`},
 		{"domain search", "tap1", minimal + "DOMAIN_SEARCH=a..b\n", `tap1:3: DOMAIN_SEARCH: "a..b" is not a valid domain name`},
@@ -185,13 +195,29 @@ func FuzzParse(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte(minimal + "DHCP_OPTIONS=\"121=10.0.0.0/8 192.0.2.1; 224=0x01\"\nMTU=1500\n"))
 	f.Add([]byte("MAC=\"aa:bb\nHOSTNAME='x'\n=\n"))
+	f.Add([]byte(minimal + "\x1b[2J\x07\xff" + strings.Repeat("A", 300) + "\nIP=\"\x1b" + strings.Repeat("\xfe", 200) + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Parse("tap0", bytes.NewReader(data))
 		if (b == nil) == (err == nil) {
 			t.Fatalf("Parse returned binding %v and error %v", b, err)
 		}
 		if b == nil {
+			// Nothing the file holds reaches a log raw or at length:
+			// each error is one bounded line of printable text.
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if len(line) > 400 || !utf8.ValidString(line) || strings.ContainsFunc(line, func(r rune) bool { return !unicode.IsPrint(r) }) {
+					t.Fatalf("error line not printable and bounded: %q", line)
+				}
+			}
 			return
+		}
+		for _, k := range b.UnknownKeys {
+			if len(k) > 400 || strings.ContainsFunc(k, func(r rune) bool { return !unicode.IsPrint(r) }) {
+				t.Fatalf("unknown key not printable and bounded: %q", k)
+			}
+		}
+		if len(b.UnknownKeys) > maxUnknownKeys {
+			t.Fatalf("%d unknown keys kept", len(b.UnknownKeys))
 		}
 		// Whatever is accepted must satisfy the invariants the packet path relies on.
 		if len(b.MAC) != 6 || !ValidHostname(b.Hostname) || b.InDev == "" {

@@ -90,12 +90,12 @@ func ParseDHCPOptions(s string) ([]DHCPOption, error) {
 		}
 		cs, v, ok := strings.Cut(item, "=")
 		if !ok {
-			return nil, fmt.Errorf("%q is not CODE=VALUE", item)
+			return nil, fmt.Errorf("%s is not CODE=VALUE", quote(item))
 		}
 		cs, v = strings.TrimSpace(cs), strings.TrimSpace(v)
 		n, err := strconv.ParseUint(cs, 10, 8)
 		if err != nil {
-			return nil, fmt.Errorf("option %q: code is not a number 1-254", cs)
+			return nil, fmt.Errorf("option %s: code is not a number 1-254", quote(cs))
 		}
 		code := uint8(n)
 		if why := optComputed[code]; why != "" {
@@ -140,7 +140,7 @@ func encodeOption(code uint8, v string) ([]byte, error) {
 	if strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0X") {
 		b, err := hex.DecodeString(v[2:])
 		if err != nil || len(b) == 0 {
-			return nil, fmt.Errorf("%q is not hex bytes (0x followed by pairs of hex digits)", v)
+			return nil, fmt.Errorf("%s is not hex bytes (0x followed by pairs of hex digits)", quote(v))
 		}
 		return b, nil
 	}
@@ -149,7 +149,7 @@ func encodeOption(code uint8, v string) ([]byte, error) {
 	}
 	kind, ok := optKinds[code]
 	if !ok {
-		return nil, fmt.Errorf("%q: no known type for this code, give the value as 0x... hex", v)
+		return nil, fmt.Errorf("%s: no known type for this code, give the value as 0x... hex", quote(v))
 	}
 	switch kind {
 	case kindIP, kindIPs, kindIPPairs:
@@ -159,11 +159,11 @@ func encodeOption(code uint8, v string) ([]byte, error) {
 		}
 		switch {
 		case len(addrs) == 0:
-			return nil, fmt.Errorf("%q: wants IPv4 addresses", v)
+			return nil, fmt.Errorf("%s: wants IPv4 addresses", quote(v))
 		case kind == kindIP && len(addrs) != 1:
-			return nil, fmt.Errorf("%q: wants exactly one IPv4 address", v)
+			return nil, fmt.Errorf("%s: wants exactly one IPv4 address", quote(v))
 		case kind == kindIPPairs && len(addrs)%2 != 0:
-			return nil, fmt.Errorf("%q: wants pairs of IPv4 addresses", v)
+			return nil, fmt.Errorf("%s: wants pairs of IPv4 addresses", quote(v))
 		}
 		var b []byte
 		for _, a := range addrs {
@@ -177,7 +177,7 @@ func encodeOption(code uint8, v string) ([]byte, error) {
 		}
 		for i := 0; i < len(s); i++ {
 			if s[i] < 0x20 || s[i] > 0x7e {
-				return nil, fmt.Errorf("%q: not printable ASCII", v)
+				return nil, fmt.Errorf("%s: not printable ASCII", quote(v))
 			}
 		}
 		if s == "" {
@@ -197,7 +197,7 @@ func encodeOption(code uint8, v string) ([]byte, error) {
 		bits := map[optKind]int{kindU8: 8, kindU16: 16, kindU32: 32}[kind]
 		n, err := strconv.ParseUint(v, 10, bits)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a number 0-%d", v, uint64(1)<<bits-1)
+			return nil, fmt.Errorf("%s is not a number 0-%d", quote(v), uint64(1)<<bits-1)
 		}
 		return binary.BigEndian.AppendUint32(nil, uint32(n))[4-bits/8:], nil
 	case kindU16s:
@@ -205,18 +205,18 @@ func encodeOption(code uint8, v string) ([]byte, error) {
 		for _, f := range splitList(v) {
 			n, err := strconv.ParseUint(f, 10, 16)
 			if err != nil {
-				return nil, fmt.Errorf("%q is not a number 0-65535", f)
+				return nil, fmt.Errorf("%s is not a number 0-65535", quote(f))
 			}
 			b = binary.BigEndian.AppendUint16(b, uint16(n))
 		}
 		if len(b) == 0 {
-			return nil, fmt.Errorf("%q: wants numbers", v)
+			return nil, fmt.Errorf("%s: wants numbers", quote(v))
 		}
 		return b, nil
 	case kindI32:
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a signed 32-bit number", v)
+			return nil, fmt.Errorf("%s is not a signed 32-bit number", quote(v))
 		}
 		return binary.BigEndian.AppendUint32(nil, uint32(int32(n))), nil
 	case kindRoutes:
@@ -233,7 +233,7 @@ func encodeRoutes(v string) ([]byte, error) {
 	for r := range strings.SplitSeq(v, ",") {
 		f := strings.Fields(r)
 		if len(f) != 2 {
-			return nil, fmt.Errorf("%q is not DESTINATION/LEN ROUTER", strings.TrimSpace(r))
+			return nil, fmt.Errorf("%s is not DESTINATION/LEN ROUTER", quote(strings.TrimSpace(r)))
 		}
 		dst, err := parsePrefix(f[0], 4)
 		if err != nil {

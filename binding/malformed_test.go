@@ -52,12 +52,25 @@ var malformed = []struct {
 	{"blank lines only", "\n \n\t\n", "tap10: file is empty"},
 	{"comments only", "# a\n# b\n", "tap10: MAC: required\ntap10: HOSTNAME: required"},
 	{"no equals sign", goodBinding + "JUSTAWORD\n", "tap10:13: \"JUSTAWORD\" is not KEY=VALUE"},
-	{"unterminated double quote", with("HOSTNAME", `"vm`), "tap10:4: HOSTNAME: unterminated quote in \"vm"},
-	{"unterminated single quote", with("HOSTNAME", `'vm`), "tap10:4: HOSTNAME: unterminated quote in 'vm"},
-	{"lone quote", with("IP", `"`), "tap10:2: IP: unterminated quote in \""},
+	{"unterminated double quote", with("HOSTNAME", `"vm`), `tap10:4: HOSTNAME: unterminated quote in "\"vm"`},
+	{"unterminated single quote", with("HOSTNAME", `'vm`), `tap10:4: HOSTNAME: unterminated quote in "'vm"`},
+	{"lone quote", with("IP", `"`), `tap10:2: IP: unterminated quote in "\""`},
 	{"key twice", goodBinding + "MAC=aa:6b:39:22:33:45\n", "tap10:13: MAC: set again (first on line 3)"},
 	{"key twice, once empty", goodBinding + "IP=\n", "tap10:13: IP: set again (first on line 2)"},
 	{"binary garbage", goodBinding + "\x00\x01\x02\xff\n", "tap10:13: \"\\x00\\x01\\x02\\xff\" is not KEY=VALUE"},
+	// What a file holds is shown escaped, and at most 64 bytes of it.
+	{"terminal escapes instead of KEY=VALUE", goodBinding + "\x1b[2J\x1b]0;pwned\x07\n", `tap10:13: "\x1b[2J\x1b]0;pwned\a" is not KEY=VALUE`},
+	{"a long line of junk", goodBinding + strings.Repeat("A", 1000) + "\n", `tap10:13: "` + strings.Repeat("A", 64) + `"… is not KEY=VALUE`},
+	{"a long binary line", goodBinding + strings.Repeat("\xff\x00", 500) + "\n", `tap10:13: "` + strings.Repeat(`\xff\x00`, 32) + `"… is not KEY=VALUE`},
+	{"a line of 64 bytes is shown whole", goodBinding + strings.Repeat("B", 64) + "\n", `tap10:13: "` + strings.Repeat("B", 64) + `" is not KEY=VALUE`},
+	{"cut before a character, not inside it", goodBinding + strings.Repeat("C", 63) + "éé\n", `tap10:13: "` + strings.Repeat("C", 63) + `"… is not KEY=VALUE`},
+	{"escape sequence in a value", with("MAC", "\x1b[31mred\x1b[0m"), `tap10:3: MAC: "\x1b[31mred\x1b[0m" is not an Ethernet MAC address`},
+	{"a long value", with("IP", strings.Repeat("1", 100)), `tap10:2: IP: "` + strings.Repeat("1", 64) + `"… is not an IP address`},
+	{"escape sequence after an open quote", with("HOSTNAME", "\"\x1b[0m"), `tap10:4: HOSTNAME: unterminated quote in "\"\x1b[0m"`},
+	{"a long value after an open quote", with("HOSTNAME", "'"+strings.Repeat("v", 200)), `tap10:4: HOSTNAME: unterminated quote in "'` + strings.Repeat("v", 63) + `"…`},
+	{"DHCP_OPTIONS escape sequence", with("DHCP_OPTIONS", "224=\x1b[1m"), `tap10:13: DHCP_OPTIONS: option 224: "\x1b[1m": no known type for this code, give the value as 0x... hex`},
+	{"DHCP_OPTIONS long code", with("DHCP_OPTIONS", strings.Repeat("9", 100)+"=0x01"), `tap10:13: DHCP_OPTIONS: option "` + strings.Repeat("9", 64) + `"…: code is not a number 1-254`},
+	{"DHCP_OPTIONS long string", with("DHCP_OPTIONS", "66="+strings.Repeat("x", 80)+"\x7f"), `tap10:13: DHCP_OPTIONS: option 66: "` + strings.Repeat("x", 64) + `"…: not printable ASCII`},
 	{"too large", goodBinding + "#" + strings.Repeat("x", 64<<10) + "\n", "tap10: larger than 65536 bytes"},
 	{"line longer than the file limit in one line", "TAGS=" + strings.Repeat("x", 70<<10), "tap10: larger than 65536 bytes"},
 	// MAC.
@@ -78,7 +91,7 @@ var malformed = []struct {
 	{"HOSTNAME trailing hyphen", with("HOSTNAME", "vm-"), "tap10:4: HOSTNAME: \"vm-\" is not a valid host name"},
 	{"HOSTNAME empty label", with("HOSTNAME", "vm..example"), "tap10:4: HOSTNAME: \"vm..example\" is not a valid host name"},
 	{"HOSTNAME label of 64", with("HOSTNAME", strings.Repeat("a", 64)), `tap10:4: HOSTNAME: "` + strings.Repeat("a", 64) + `" is not a valid host name`},
-	{"HOSTNAME of 254", with("HOSTNAME", strings.Repeat("abcdefghi.", 25)+"abcd"), `tap10:4: HOSTNAME: "` + strings.Repeat("abcdefghi.", 25) + `abcd" is not a valid host name`},
+	{"HOSTNAME of 254", with("HOSTNAME", strings.Repeat("abcdefghi.", 25)+"abcd"), `tap10:4: HOSTNAME: "` + strings.Repeat("abcdefghi.", 6) + `abcd"… is not a valid host name`},
 	{"HOSTNAME underscore", with("HOSTNAME", "my_vm"), "tap10:4: HOSTNAME: \"my_vm\" is not a valid host name"},
 	{"HOSTNAME non-ASCII", with("HOSTNAME", "vé"), "tap10:4: HOSTNAME: \"vé\" is not a valid host name"},
 	{"HOSTNAME slash", with("HOSTNAME", "a/b"), "tap10:4: HOSTNAME: \"a/b\" is not a valid host name"},
@@ -203,7 +216,7 @@ func TestMalformedBindings(t *testing.T) {
 // serves nothing.
 func TestMalformedBindingsDisturbNothing(t *testing.T) {
 	dir := t.TempDir()
-	links := []Link{{Index: 2, Name: "good0", MAC: []byte{2, 0, 0, 0, 0, 2}}}
+	links := []Link{{Index: 2, Name: "good0", MAC: []byte{2, 0, 0, 0, 0, 2}, Kind: "tuntap"}}
 	good := strings.Replace(goodBinding, "INDEV=tap10", "INDEV=good0", 1)
 	writeFile(t, dir, "good0", good)
 	names := map[string]string{} // file -> case
@@ -213,7 +226,7 @@ func TestMalformedBindingsDisturbNothing(t *testing.T) {
 		// Each bad file names its own TAP, which exists: only the
 		// content keeps it from being served.
 		writeFile(t, dir, name, strings.Replace(tt.text, "INDEV=tap10", "INDEV="+name, 1))
-		links = append(links, Link{Index: 10 + i, Name: name, MAC: []byte{2, 0, 0, 0, 1, byte(i)}})
+		links = append(links, Link{Index: 10 + i, Name: name, MAC: []byte{2, 0, 0, 0, 1, byte(i)}, Kind: "tuntap"})
 	}
 	s, _ := startStore(t, dir, newFakeLinks(links...))
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"reflect"
 	"testing"
 	"time"
 
@@ -65,6 +66,19 @@ func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
 		time.Sleep(time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// drain takes the changes already queued.
+func drain(ch <-chan Change) []Change {
+	var out []Change
+	for {
+		select {
+		case c := <-ch:
+			out = append(out, c)
+		case <-time.After(50 * time.Millisecond):
+			return out
+		}
+	}
 }
 
 func TestStoreNetlink(t *testing.T) {
@@ -133,7 +147,9 @@ func TestStoreNetlink(t *testing.T) {
 		t.Error("ByBridgeMAC does not find the bridge port")
 	}
 
-	// Leaving the bridge is an update, not a deactivation.
+	// Leaving the bridge is an update, not a deactivation (the bridge's
+	// own RTM_DELLINK for its port is not the link going away).
+	drain(changes)
 	if err := h.LinkSetNoMaster(port); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +157,12 @@ func TestStoreNetlink(t *testing.T) {
 		e := s.ByName("tap1")
 		return e != nil && !e.Bridged
 	})
+	time.Sleep(100 * time.Millisecond)
+	for _, c := range drain(changes) {
+		if c.Kind != Updated || c.Entry.Binding.TAP != "tap1" {
+			t.Errorf("leaving the bridge: change %v %s, want only updates of tap1", c.Kind, c.Entry.Binding.TAP)
+		}
+	}
 	if s.ByBridgeMAC(brl.Attrs().Index, mac) != nil {
 		t.Error("ByBridgeMAC still finds a port that left the bridge")
 	}
@@ -170,5 +192,94 @@ func TestNetlinkListing(t *testing.T) {
 	}
 	if !names["lo"] || !names["tap9"] || !names["vm9"] {
 		t.Errorf("listing = %v", names)
+	}
+}
+
+// TestStoreNetlinkVMPorts: on real links, bindings named after a dummy
+// "eth0", a bridge, lo and a TUN device are refused, while a TAP, a macvtap
+// and a veth are bound; a veth re-created as a bridge is refused in turn.
+func TestStoreNetlinkVMPorts(t *testing.T) {
+	ns, h := testNetns(t, "vp")
+	nsName := fmt.Sprintf("nfdt-vp%d", os.Getpid()%10000)
+	try := func(args ...string) error {
+		out, err := exec.Command("ip", append([]string{"-n", nsName}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %v: %v: %s", args, err, out)
+		}
+		return nil
+	}
+	ip := func(args ...string) {
+		t.Helper()
+		if err := try(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A host-like device named eth0: a dummy where the kernel has the
+	// driver, else an ifb (some test kernels build neither macvtap nor
+	// dummy).
+	host := "dummy"
+	if try("link", "add", "eth0", "type", "dummy") != nil {
+		host = "ifb"
+		ip("link", "add", "eth0", "type", "ifb")
+	}
+	ip("link", "add", "br5", "type", "bridge")
+	ip("tuntap", "add", "dev", "tun0", "mode", "tun")
+	ip("tuntap", "add", "dev", "tap3", "mode", "tap")
+	addVeth(t, h, "tap4", "vm4")
+	names := []string{"eth0", "br5", "lo", "tun0", "tap3", "tap4"}
+	if err := try("link", "add", "link", "eth0", "name", "mvtap0", "type", "macvtap"); err != nil {
+		t.Logf("no macvtap here: %v", err)
+	} else {
+		names = append(names, "mvtap0")
+	}
+
+	dir := t.TempDir()
+	for i, name := range names {
+		writeFile(t, dir, name, bindingText(fmt.Sprintf("aa:00:00:00:02:%02x", i), ""))
+	}
+	s, changes := startStore(t, dir, Netlink{Namespace: &ns})
+	active := []string{"activated tap3", "activated tap4"}
+	if len(names) > 6 {
+		active = append(active, "activated mvtap0")
+	}
+	nextChanges(t, changes, active...)
+	noChange(t, changes)
+	status := func() map[string]string {
+		out := map[string]string{}
+		for _, st := range s.Status() {
+			switch {
+			case st.Active:
+				out[st.TAP] = "active " + s.ByName(st.TAP).TAP.Kind
+			case st.Err != nil:
+				out[st.TAP] = st.Err.Error()
+			default:
+				out[st.TAP] = "waiting: " + st.Waiting
+			}
+		}
+		return out
+	}
+	want := map[string]string{
+		"eth0": map[string]string{"dummy": "eth0: a dummy device, not a VM port", "ifb": "eth0: an ifb device, not a VM port"}[host],
+		"br5":  "br5: a bridge, not a VM port",
+		"lo":   "lo: the loopback device, not a VM port",
+		"tun0": "tun0: a TUN device (layer 3, no Ethernet), not a VM port",
+		"tap3": "active tuntap",
+		"tap4": "active veth",
+	}
+	if len(names) > 6 {
+		want["mvtap0"] = "active macvtap"
+	}
+	if got := status(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Status = %v\nwant %v", got, want)
+	}
+
+	ip("link", "del", "tap4")
+	nextChange(t, changes, Deactivated, "tap4")
+	ip("link", "add", "tap4", "type", "bridge")
+	want["tap4"] = "tap4: a bridge, not a VM port"
+	waitFor(t, "tap4 refused as a bridge", func() bool { return status()["tap4"] == want["tap4"] })
+	noChange(t, changes)
+	if got := status(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Status = %v\nwant %v", got, want)
 	}
 }

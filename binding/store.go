@@ -62,8 +62,11 @@ type FileStatus struct {
 	Path    string
 	Active  bool
 	Binding *Binding // the version in force (the last good one); nil if none yet
-	Err     error    // why the last read was rejected; nil when it was accepted
-	Waiting string   // why a good binding is not active, e.g. "no link tap10"
+	// Err is why the last read was rejected, and why the version in force
+	// is refused (wrapping ErrNotVMPort) when its TAP is not a VM port;
+	// nil when the file was accepted and is active or waiting.
+	Err     error
+	Waiting string // why a good binding is not active, e.g. "no link tap10"
 }
 
 // Options tune a Store. The zero value works: netlink in the current
@@ -103,6 +106,9 @@ type Store struct {
 type fileState struct {
 	good *Binding
 	err  error
+	// refused is why good is not active although its TAP exists: the
+	// link is not a VM port (VMPort). Set by publish.
+	refused error
 }
 
 type snapshot struct {
@@ -207,9 +213,12 @@ func (s *Store) Status() []FileStatus {
 	out := make([]FileStatus, 0, len(s.files))
 	for tap, f := range s.files {
 		st := FileStatus{TAP: tap, Path: filepath.Join(s.dir, tap), Binding: f.good, Err: f.err}
-		if e := snap.byName[tap]; e != nil {
+		switch {
+		case snap.byName[tap] != nil:
 			st.Active = true
-		} else if f.good != nil {
+		case f.good != nil && f.refused != nil:
+			st.Err = errors.Join(f.err, f.refused)
+		case f.good != nil:
 			st.Waiting = s.waitingLocked(f.good)
 		}
 		out = append(out, st)
@@ -404,9 +413,11 @@ func (s *Store) load(tap string) {
 	case errors.Is(err, fs.ErrNotExist):
 		delete(s.files, tap) // gone before we read it: the removal event follows
 		return
-	case errors.Is(err, errNotRegular):
-		delete(s.files, tap)
-		s.log.Debug("not a regular file, ignored", "file", path)
+	case errors.Is(err, ErrNotRegular):
+		// Not a binding file at all, so no earlier version stays in
+		// force; listed with its error so that /bindings shows why.
+		s.files[tap] = &fileState{err: err}
+		s.log.Warn("not a regular file, ignored", "file", path, "err", err)
 		return
 	}
 	if f == nil {
@@ -426,43 +437,6 @@ func (s *Store) load(tap string) {
 		f.good = b
 		s.log.Debug("binding file read", "file", path, "unknown_keys", b.UnknownKeys)
 	}
-}
-
-var errNotRegular = errors.New("not a regular file")
-
-// ReadFile parses the binding file at path; its errors name the path.
-func ReadFile(path string) (*Binding, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w", path, errNotRegular)
-	}
-	b, err := Parse(filepath.Base(path), f)
-	if err != nil {
-		return nil, withPath(err, path)
-	}
-	return b, nil
-}
-
-// withPath rewrites the File of every *Error in a joined error to path.
-func withPath(err error, path string) error {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
-		if be, ok := e.(*Error); ok {
-			be.File = path
-		}
-	}
-	return err
 }
 
 // applyLinks updates the known links and reports whether u was a full listing.
@@ -510,12 +484,25 @@ func (s *Store) publish() {
 	}
 	slices.Sort(taps)
 	var changes []Change
+	var refused []error // newly refused, logged below
 	for _, tap := range taps {
-		b := s.files[tap].good
+		f := s.files[tap]
+		b := f.good
 		tl, ok := byName[b.TAP]
 		if !ok {
+			f.refused = nil
 			continue
 		}
+		// The TAP itself must be a VM port; INDEV (a bridge, in bridged
+		// setups) is only looked up, never attached to nor sent on.
+		if err := VMPort(tl); err != nil {
+			if f.refused == nil || f.refused.Error() != err.Error() {
+				refused = append(refused, err)
+			}
+			f.refused = err
+			continue
+		}
+		f.refused = nil
 		il, ok := byName[b.InDev]
 		if !ok {
 			continue
@@ -568,6 +555,9 @@ func (s *Store) publish() {
 		}
 	}
 	s.mu.Unlock()
+	for _, err := range refused {
+		s.log.Warn("binding refused", "err", err)
+	}
 	for _, c := range changes {
 		s.log.Info("binding "+c.Kind.String(), "tap", c.Entry.Binding.TAP, "ifindex", c.Entry.TAP.Index,
 			"indev", c.Entry.InDev.Name, "bridged", c.Entry.Bridged)

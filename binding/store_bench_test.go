@@ -19,7 +19,7 @@ func bigStore(t *testing.T, n int) (*Store, <-chan Change, string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(bindingText(mac, "")), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		links = append(links, Link{Index: 100 + i, Name: name, MAC: net.HardwareAddr{0xfe, 0, 0, 0, byte(i >> 8), byte(i)}})
+		links = append(links, Link{Index: 100 + i, Name: name, MAC: net.HardwareAddr{0xfe, 0, 0, 0, byte(i >> 8), byte(i)}, Kind: "tuntap"})
 	}
 	start := time.Now()
 	s, ch := startStore(t, dir, newFakeLinks(links...))

@@ -2,6 +2,7 @@ package binding
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -44,15 +45,26 @@ func writeFile(t *testing.T, dir, name, content string) {
 // startStore runs a store until the test ends and waits for Ready.
 func startStore(t *testing.T, dir string, links LinkSource) (*Store, <-chan Change) {
 	t.Helper()
-	s := NewStore(dir, Options{Links: links, Prepare: func(e *Entry) any { return "prepared:" + e.Binding.TAP }})
+	return startStoreLog(t, dir, links, nil)
+}
+
+// startStoreLog is startStore with the store logging to log.
+func startStoreLog(t *testing.T, dir string, links LinkSource, log *slog.Logger) (*Store, <-chan Change) {
+	t.Helper()
+	s := NewStore(dir, Options{Links: links, Logger: log, Prepare: func(e *Entry) any { return "prepared:" + e.Binding.TAP }})
 	changes := s.Changes()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return within 5s of its context's end")
 		}
 	})
 	select {
@@ -210,7 +222,7 @@ func TestStoreInPlaceWriter(t *testing.T) {
 // TestStoreRenameWriter follows temp-file + rename, rename away and delete.
 func TestStoreRenameWriter(t *testing.T) {
 	dir := t.TempDir()
-	tap1 := Link{Index: 9, Name: "tap1", MAC: net.HardwareAddr{0xfe, 0, 0, 0, 0, 9}}
+	tap1 := Link{Index: 9, Name: "tap1", MAC: net.HardwareAddr{0xfe, 0, 0, 0, 0, 9}, Kind: "tuntap"}
 	s, changes := startStore(t, dir, newFakeLinks(tapL, tap1))
 
 	writeFile(t, dir, ".tap0.tmp", bindingText(macA, ""))

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +31,7 @@ func check(path string, stdout, stderr io.Writer) int {
 		}
 	}
 	if datapath != "" {
-		errs = append(errs, checkBindings(path, datapath, stdout, linkExists)...)
+		errs = append(errs, checkBindings(path, datapath, stdout, hostLink)...)
 	}
 	if len(errs) > 0 {
 		fmt.Fprintln(stderr, "errors:")
@@ -88,15 +87,19 @@ func summary(c *Config) string {
 	return strings.Join(parts, ", ")
 }
 
-func linkExists(name string) bool {
-	_, err := net.InterfaceByName(name)
-	return err == nil
+// linkFunc looks a link up by name: the host's (hostLink), or a test's.
+type linkFunc func(name string) (binding.Link, bool)
+
+// hostLink is the link of this name as the daemon's store would see it.
+func hostLink(name string) (binding.Link, bool) {
+	l, err := binding.Netlink{}.LinkByName(name)
+	return l, err == nil
 }
 
 // checkBindings prints one aligned line per binding file in dir and returns
 // the problems found.
-func checkBindings(cfgPath, dir string, out io.Writer, exists func(string) bool) []error {
-	rows, errs, err := scanBindings(dir, exists)
+func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc) []error {
+	rows, errs, err := scanBindings(dir, link)
 	if err != nil {
 		return []error{fmt.Errorf("%s: [general] datapath: %w", cfgPath, err)}
 	}
@@ -106,7 +109,7 @@ func checkBindings(cfgPath, dir string, out io.Writer, exists func(string) bool)
 	for _, r := range rows {
 		if r.Status != "ok" {
 			bad++
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", r.File, r.Status)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", binding.QuoteName(r.File), r.Status)
 			continue
 		}
 		status := r.Status
@@ -129,14 +132,14 @@ type checkRow struct {
 	IP         string `json:"ip,omitempty"`
 	IPv6Prefix string `json:"ipv6_prefix,omitempty"`
 	Hostname   string `json:"hostname,omitempty"`
-	Status     string `json:"status"`            // ok, invalid, empty
+	Status     string `json:"status"`            // ok, invalid, empty, refused (its TAP is not a VM port)
 	Waiting    string `json:"waiting,omitempty"` // a link it names does not exist (yet)
 	Error      string `json:"error,omitempty"`
 }
 
 // scanBindings reads every binding file in dir: one row per file, and the
 // problems found.
-func scanBindings(dir string, exists func(string) bool) ([]checkRow, []error, error) {
+func scanBindings(dir string, link linkFunc) ([]checkRow, []error, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -164,15 +167,28 @@ func scanBindings(dir string, exists func(string) bool) ([]checkRow, []error, er
 		if b.Subnet6.IsValid() {
 			r.IPv6Prefix = b.Subnet6.String()
 		}
+		tap, ok := link(b.TAP)
+		if ok {
+			if err := binding.VMPort(tap); err != nil {
+				rows = append(rows, checkRow{File: de.Name(), Status: "refused", Error: err.Error()})
+				errs = append(errs, err)
+				continue
+			}
+		}
 		switch {
-		case !exists(b.TAP):
+		case !ok:
 			r.Waiting = "no link " + b.TAP
-		case !exists(b.InDev):
+		case !exists(link, b.InDev):
 			r.Waiting = "no link " + b.InDev + " (INDEV)"
 		}
 		rows = append(rows, r)
 	}
 	return rows, errs, nil
+}
+
+func exists(link linkFunc, name string) bool {
+	_, ok := link(name)
+	return ok
 }
 
 func orDash(ok bool, s string) string {

@@ -107,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	jsonOutput = opts.JSON
 	if opts.Test && opts.JSON {
-		return checkJSON(opts.Config, stdout, linkExists)
+		return checkJSON(opts.Config, stdout, hostLink)
 	}
 	if opts.Test {
 		return check(opts.Config, stdout, stderr)

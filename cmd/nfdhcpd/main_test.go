@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfdhcpd/nfdhcpd/binding"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -123,8 +125,7 @@ func TestCheckBindingsTable(t *testing.T) {
 		"tap-absent": "MAC=aa:00:00:00:00:05\nHOSTNAME=vm5\n",
 	})
 	var out bytes.Buffer
-	exists := func(name string) bool { return name == "tap10" || name == "one-1-0" }
-	errs := checkBindings("c.conf", dir, &out, exists)
+	errs := checkBindings("c.conf", dir, &out, fakeLinks(map[string]string{"tap10": "tuntap", "one-1-0": "tuntap"}))
 	want := `TAP         MAC                IP           IPV6 PREFIX              HOSTNAME    STATUS
 one-1-0     aa:00:00:00:00:01  -            2001:db8::/64            vm1         ok, no link br0 (INDEV) yet
 tap-absent  aa:00:00:00:00:05  -            -                        vm5         ok, no link tap-absent yet
@@ -143,6 +144,68 @@ tap3        -                  -            -                        -          
 	wantErrs := "DIR/tap2: file is empty|DIR/tap3:1: MAC: \"zz\" is not an Ethernet MAC address\nDIR/tap3: HOSTNAME: required"
 	if got := strings.Join(msgs, "|"); got != wantErrs {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, wantErrs)
+	}
+}
+
+// fakeLinks is a linkFunc over links named and kinded by the map.
+func fakeLinks(kinds map[string]string) linkFunc {
+	return func(name string) (binding.Link, bool) {
+		kind, ok := kinds[name]
+		return binding.Link{Index: len(name), Name: name, Kind: kind}, ok
+	}
+}
+
+// A binding named after a link that is not a VM port (the host's uplink,
+// a bridge, lo) is refused with the reason; a bridged TAP whose INDEV is
+// the bridge is fine.
+func TestCheckBindingsRefusesHostLinks(t *testing.T) {
+	_, dir := testDatapath(t, "", map[string]string{
+		"eth0":  "MAC=aa:00:00:00:00:01\nHOSTNAME=vm1\n",
+		"br0":   "MAC=aa:00:00:00:00:02\nHOSTNAME=vm2\n",
+		"lo":    "MAC=aa:00:00:00:00:03\nHOSTNAME=vm3\n",
+		"tap10": "MAC=aa:00:00:00:00:04\nHOSTNAME=vm4\nINDEV=br0\n",
+	})
+	var out bytes.Buffer
+	errs := checkBindings("c.conf", dir, &out, fakeLinks(map[string]string{
+		"eth0": "device", "br0": "bridge", "lo": "loopback", "tap10": "tuntap"}))
+	want := `TAP    MAC                IP  IPV6 PREFIX  HOSTNAME  STATUS
+br0    -                  -   -            -         refused
+eth0   -                  -   -            -         refused
+lo     -                  -   -            -         refused
+tap10  aa:00:00:00:00:04  -   -            vm4       ok
+4 binding files: 1 ok, 3 invalid
+`
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	wantErrs := "br0: a bridge, not a VM port|eth0: a physical device, not a VM port|lo: the loopback device, not a VM port"
+	if got := strings.Join(msgs, "|"); got != wantErrs {
+		t.Errorf("errors:\n%s\nwant:\n%s", got, wantErrs)
+	}
+}
+
+// A file named with escape sequences and a newline is one quoted row, and
+// its errors name it quoted.
+func TestCheckBindingsQuotesNames(t *testing.T) {
+	_, dir := testDatapath(t, "", map[string]string{"tap\x1b[2J\n1": "MAC=\x1b]0;x\x07\n"})
+	var out bytes.Buffer
+	errs := checkBindings("c.conf", dir, &out, fakeLinks(nil))
+	want := `TAP              MAC  IP  IPV6 PREFIX  HOSTNAME  STATUS
+"tap\x1b[2J\n1"  -    -   -            -         invalid
+1 binding files: 0 ok, 1 invalid
+`
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+	wantErr := `"DIR/tap\x1b[2J\n1": "tap\x1b[2J\n1" is not a valid interface name` + "\n" +
+		`"DIR/tap\x1b[2J\n1":1: MAC: "\x1b]0;x\a" is not an Ethernet MAC address` + "\n" +
+		`"DIR/tap\x1b[2J\n1": HOSTNAME: required`
+	if len(errs) != 1 || strings.ReplaceAll(errs[0].Error(), dir, "DIR") != wantErr {
+		t.Errorf("errors: %q\nwant: %q", errs, wantErr)
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/metrics"
 )
 
@@ -25,7 +27,7 @@ type checkReport struct {
 
 // checkJSON is check for scripts: one JSON document on stdout, whatever the
 // outcome, and the same exit status.
-func checkJSON(path string, stdout io.Writer, exists func(string) bool) int {
+func checkJSON(path string, stdout io.Writer, link linkFunc) int {
 	rep := checkReport{Config: path, Bindings: []checkRow{}, Errors: []string{}}
 	cfg, err := LoadConfig(path)
 	datapath := ""
@@ -38,7 +40,7 @@ func checkJSON(path string, stdout io.Writer, exists func(string) bool) int {
 		}
 	}
 	if datapath != "" {
-		rows, errs, err := scanBindings(datapath, exists)
+		rows, errs, err := scanBindings(datapath, link)
 		if err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: [general] datapath: %v", path, err))
 		}
@@ -88,8 +90,11 @@ func writeBindingTable(w io.Writer, rows []metrics.BindingRow, asJSON bool) erro
 		if r.Ifindex != 0 {
 			ifindex = strconv.Itoa(r.Ifindex)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.TAP, state, ifindex, dash(r.Attach),
-			dash(r.MAC), dash(r.IP), dash(r.Subnet6), dash(r.Hostname), dash(why))
+		// One row per file, whatever its name or its errors hold: a name
+		// is quoted when it is not plain text, and joined errors share
+		// the row.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", binding.QuoteName(r.TAP), state, ifindex, dash(r.Attach),
+			dash(r.MAC), dash(r.IP), dash(r.Subnet6), dash(r.Hostname), dash(strings.ReplaceAll(why, "\n", "; ")))
 	}
 	return tw.Flush()
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func TestCheckJSON(t *testing.T) {
-	exists := func(name string) bool { return name == "tap10" }
+	exists := fakeLinks(map[string]string{"tap10": "tuntap"})
 	t.Run("all good", func(t *testing.T) {
 		cfg, dir := testDatapath(t, "", map[string]string{"tap10": seedBinding(t), "tap11": "MAC=aa:00:00:00:00:11\nHOSTNAME=vm11\n"})
 		var out bytes.Buffer
@@ -119,5 +119,22 @@ tap13  active    12       -       02:00:00:00:00:13  -            -             
 	}
 	if d := cmp.Diff(tableRows, got.Bindings); d != "" {
 		t.Errorf("JSON table (-want +got):\n%s", d)
+	}
+}
+
+// A file's name and errors stay on its one row: a name that is not plain
+// text is quoted, and joined errors are separated by "; ".
+func TestWriteBindingTableOneRowPerFile(t *testing.T) {
+	var out bytes.Buffer
+	rows := []metrics.BindingRow{{TAP: "tap\x1b[2J\n1", File: "/b/tap\x1b[2J\n1",
+		Error: `"/b/tap\x1b[2J\n1": MAC: required` + "\n" + `"/b/tap\x1b[2J\n1": HOSTNAME: required`}}
+	if err := writeBindingTable(&out, rows, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `TAP              STATE     IFINDEX  ATTACH  MAC  IP  IPV6 PREFIX  HOSTNAME  WHY
+"tap\x1b[2J\n1"  rejected  -        -       -    -   -            -         "/b/tap\x1b[2J\n1": MAC: required; "/b/tap\x1b[2J\n1": HOSTNAME: required
+`
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
