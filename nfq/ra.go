@@ -57,11 +57,11 @@ func (a *Announcer) announce(resp *responder.Responder, e *binding.Entry) {
 	if !ok {
 		l = NewLease(e, a.Settings)
 	}
-	frame := resp.RouterAdvertisement(l)
-	if frame == nil {
+	res := resp.RouterAdvertisement(l)
+	if res.Frame == nil {
 		return
 	}
-	if err := a.Sender.Send(e.TAP.Index, frame); err != nil {
+	if err := a.Sender.Send(e.TAP.Index, res.Frame); err != nil {
 		a.Stats.SendErrors.Add(1)
 		a.Stats.warnOnce(a.Log, warnKey{what: "ra"}, "cannot send periodic RA", "iface", e.Binding.TAP, "err", err)
 		return
