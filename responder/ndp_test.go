@@ -372,7 +372,7 @@ func TestRouterAdvertisementFits(t *testing.T) {
 			if got := len(frame) - ethLen; got != tc.length {
 				t.Errorf("IPv6 packet of %d bytes, want %d", got, tc.length)
 			}
-			if limit := ipLimit(l, minMTU6); len(frame)-ethLen > limit {
+			if limit := linkBound(l.MTU, 1280); len(frame)-ethLen > limit {
 				t.Errorf("IPv6 packet of %d bytes over the link's %d", len(frame)-ethLen, limit)
 			}
 			eqBytes(t, "DNS options", frame[ethLen+ip6Len+tc.fixed:], tc.dns)
