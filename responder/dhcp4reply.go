@@ -15,10 +15,16 @@ type v4opt struct {
 	off, end uint16
 }
 
+// maxList4 bounds the payload of a list option (6, 119) in the scratch:
+// the options field at its largest. More can never be sent, and would
+// crowd other options out of the scratch.
+const maxList4 = frameCap - ethLen - ip4Len - udpLen - dhcpHeader - 4
+
 // v4scratch holds the candidate options of one reply, reused across calls
-// so that building them allocates nothing.
+// so that building them allocates nothing. It has room for both lists at
+// their longest and a full message's worth of other options.
 type v4scratch struct {
-	data  [2048]byte
+	data  [4096]byte
 	n     int
 	opts  [64]v4opt
 	nopts int
@@ -76,7 +82,7 @@ func (s *v4scratch) add(code uint8, b []byte, extra bool) {
 func (s *v4scratch) addAddrs(code uint8, as []netip.Addr) {
 	b := s.buf()
 	for _, a := range as {
-		if a.Is4() && len(b)+4 <= cap(b) {
+		if a.Is4() && len(b)+4 <= min(cap(b), maxList4) {
 			v := a.As4()
 			b = append(b, v[:]...)
 		}
@@ -158,7 +164,7 @@ func (r *Responder) candidates4(q *dhcp4Request, l *Lease) {
 		s.search = len(l.DomainSearch)
 		b := s.buf()
 		for _, d := range l.DomainSearch {
-			b, _ = appendName(b, d, cap(b))
+			b, _ = appendName(b, d, min(cap(b), maxList4))
 		}
 		if len(b) > 0 {
 			s.add(optDomainSearch, b, false)
