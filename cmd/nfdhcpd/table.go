@@ -20,7 +20,8 @@ type checkReport struct {
 	OK       bool       `json:"ok"`
 	Summary  string     `json:"summary,omitempty"` // the configuration's, when it is valid
 	Bindings []checkRow `json:"bindings"`
-	Errors   []string   `json:"errors"` // every problem, configuration and bindings
+	Errors   []string   `json:"errors"`             // every problem, configuration and bindings
+	Warnings []string   `json:"warnings,omitempty"` // the configuration's lists that cannot fit (a binding's are in its row)
 }
 
 // checkJSON is check for scripts: one JSON document on stdout, whatever the
@@ -29,8 +30,11 @@ func checkJSON(path string, stdout io.Writer, exists func(string) bool) int {
 	rep := checkReport{Config: path, Bindings: []checkRow{}, Errors: []string{}}
 	cfg, err := LoadConfig(path)
 	datapath := ""
+	var fit *fitCheck
 	if err == nil {
 		datapath, rep.Summary = cfg.General.DataPath, summary(cfg)
+		fit = newFitCheck(path, cfg)
+		rep.Warnings = fit.config()
 	} else {
 		rep.Errors = append(rep.Errors, err.Error())
 		if p, perr := parseConfigPartial(path); perr == nil {
@@ -38,7 +42,7 @@ func checkJSON(path string, stdout io.Writer, exists func(string) bool) int {
 		}
 	}
 	if datapath != "" {
-		rows, errs, err := scanBindings(datapath, exists)
+		rows, errs, err := scanBindings(datapath, exists, fit)
 		if err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: [general] datapath: %v", path, err))
 		}
