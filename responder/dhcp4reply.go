@@ -30,15 +30,16 @@ type v4scratch struct {
 	nopts int
 	sent  [4]uint64 // bitmap of codes already placed
 	// dns and search are how many entries the lists of options 6 and 119
-	// had before encoding (0 once an extra option replaces them); dropped
-	// counts options that found no room in the scratch.
-	dns, search, dropped int
+	// had before encoding (0 once an extra option replaces them), names
+	// how many names option 119's payload holds; dropped counts options
+	// that found no room in the scratch.
+	dns, search, names, dropped int
 }
 
 func (s *v4scratch) reset() {
 	s.n, s.nopts = 0, 0
 	s.sent = [4]uint64{}
-	s.dns, s.search, s.dropped = 0, 0, 0
+	s.dns, s.search, s.names, s.dropped = 0, 0, 0, 0
 }
 
 func (s *v4scratch) markSent(c uint8)     { s.sent[c>>6] |= 1 << (c & 63) }
@@ -164,7 +165,10 @@ func (r *Responder) candidates4(q *dhcp4Request, l *Lease) {
 		s.search = len(l.DomainSearch)
 		b := s.buf()
 		for _, d := range l.DomainSearch {
-			b, _ = appendName(b, d, min(cap(b), maxList4))
+			var ok bool
+			if b, ok = appendName(b, d, min(cap(b), maxList4)); ok {
+				s.names++
+			}
 		}
 		if len(b) > 0 {
 			s.add(optDomainSearch, b, false)
@@ -256,13 +260,17 @@ func cutList(o v4opt, v []byte, room int) []byte {
 	return v[:4*k]
 }
 
-// entries is how many addresses or names list o's payload v holds.
-func entries(o v4opt, v []byte) int {
-	if o.code == optDomainSearch {
-		_, names := wholeNames(v, math.MaxInt)
-		return names
+// entries is how many addresses or names v, list o's payload or a cut of
+// it, holds.
+func (s *v4scratch) entries(o v4opt, v []byte) int {
+	switch {
+	case o.code == optDNS:
+		return len(v) / 4
+	case len(v) == int(o.end-o.off):
+		return s.names // counted as they were encoded
 	}
-	return len(v) / 4
+	_, names := wholeNames(v, math.MaxInt)
+	return names
 }
 
 // nakMessage tells the client's log why (RFC 2131 §4.3.2 option 56).
@@ -374,7 +382,7 @@ func (r *Responder) place4(w *optWriter, q *dhcp4Request, l *Lease) LeftOut {
 		switch {
 		case w.put(o.code, v):
 			if o.isList() {
-				left.placed(o.code, entries(o, v))
+				left.placed(o.code, s.entries(o, v))
 			}
 		case o.isList():
 			lists[nlists] = o
@@ -399,7 +407,7 @@ func (r *Responder) place4(w *optWriter, q *dhcp4Request, l *Lease) LeftOut {
 		v := cutList(o, s.data[o.off:o.end], w.room())
 		if len(v) > 0 {
 			w.put(o.code, v)
-			left.placed(o.code, entries(o, v))
+			left.placed(o.code, s.entries(o, v))
 		}
 	}
 	left.Options = s.dropped
