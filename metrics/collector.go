@@ -53,6 +53,8 @@ var (
 	descLatency    = desc("reply_duration_seconds", "Time from reading a packet to its reply sent.")
 	descSendErrors = desc("send_errors_total", "Replies and periodic RAs the kernel refused to send.")
 	descVerdictErr = desc("verdict_errors_total", "NFQUEUE verdicts the kernel refused.")
+	descPanics     = desc("panics_total", "Panics recovered, each logged with its stack: where packet (handling one queued packet, which still got its verdict) or ra (one periodic RA).", "where")
+	descLeftOut    = desc("left_out_total", "What replies had no room for: what nameservers (DNS servers), domains (search domains), options (DHCPv4 options).", "what")
 	descQueueDrop  = desc("nfqueue_dropped_total", "Packets the kernel dropped before the daemon read them: reason queue_full or socket (netlink buffer overrun).", "queue", "kind", "reason")
 	descQueueWait  = desc("nfqueue_waiting", "Packets waiting in the queue for a verdict.", "queue", "kind")
 	descBindings   = desc("bindings", "Binding files: loaded (a good version in force), active (its TAP exists), waiting (loaded, not active), rejected (the last version was refused).", "state")
@@ -65,7 +67,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descReplies, descLatency, descSendErrors, descVerdictErr,
-		descQueueDrop, descQueueWait, descBindings, descClsPackets, descClsUnbound, descAttached, descInfo} {
+		descPanics, descLeftOut, descQueueDrop, descQueueWait, descBindings, descClsPackets, descClsUnbound, descAttached, descInfo} {
 		ch <- d
 	}
 }
@@ -94,6 +96,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstHistogram(descLatency, lat.Count(), lat.Sum.Seconds(), buckets)
 	counter(descSendErrors, s.Stats.SendErrors.Load())
 	counter(descVerdictErr, s.Stats.VerdictErrors.Load())
+	counter(descPanics, s.Stats.PanicsPacket.Load(), nfq.PanicPacket)
+	counter(descPanics, s.Stats.PanicsRA.Load(), nfq.PanicRA)
+	counter(descLeftOut, s.Stats.LeftOutNameservers.Load(), "nameservers")
+	counter(descLeftOut, s.Stats.LeftOutDomains.Load(), "domains")
+	counter(descLeftOut, s.Stats.LeftOutOptions.Load(), "options")
 
 	c.collectQueues(counter, gauge)
 	c.collectBindings(gauge)

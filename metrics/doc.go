@@ -14,6 +14,8 @@
 //	nfdhcpd_reply_duration_seconds                 histogram: packet read to reply sent
 //	nfdhcpd_send_errors_total                      replies (and periodic RAs) the kernel refused
 //	nfdhcpd_verdict_errors_total                   verdicts the kernel refused
+//	nfdhcpd_panics_total{where}                    panics recovered: where "packet" (one queued packet) or "ra" (one periodic RA)
+//	nfdhcpd_left_out_total{what}                   what replies had no room for: "nameservers", "domains", "options"
 //	nfdhcpd_nfqueue_dropped_total{queue,kind,reason}  packets the kernel dropped: reason "queue_full" or "socket" (netlink buffer overrun)
 //	nfdhcpd_nfqueue_waiting{queue,kind}            packets waiting in the queue
 //	nfdhcpd_bindings{state}                        binding files: loaded (a good version in force), active (its TAP exists), waiting, rejected (last read refused)

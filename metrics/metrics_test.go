@@ -71,6 +71,9 @@ func testSources(t *testing.T) *Sources {
 	st.Unbound.Add(4)
 	st.SendErrors.Add(2)
 	st.VerdictErrors.Add(1)
+	st.PanicsRA.Add(3)
+	st.LeftOutNameservers.Add(13)
+	st.LeftOutDomains.Add(1)
 	return &Sources{
 		Version: "1.2.3", Steering: "tc", Stats: st, Bindings: fakeBindings{},
 		Classifier: func() (loader.Stats, error) {
@@ -114,6 +117,15 @@ nfdhcpd_nfqueue_dropped_total{kind="rs",queue="43",reason="socket"} 0
 # TYPE nfdhcpd_nfqueue_waiting gauge
 nfdhcpd_nfqueue_waiting{kind="dhcp",queue="42"} 3
 nfdhcpd_nfqueue_waiting{kind="rs",queue="43"} 0
+# HELP nfdhcpd_left_out_total What replies had no room for: what nameservers (DNS servers), domains (search domains), options (DHCPv4 options).
+# TYPE nfdhcpd_left_out_total counter
+nfdhcpd_left_out_total{what="domains"} 1
+nfdhcpd_left_out_total{what="nameservers"} 13
+nfdhcpd_left_out_total{what="options"} 0
+# HELP nfdhcpd_panics_total Panics recovered, each logged with its stack: where packet (handling one queued packet, which still got its verdict) or ra (one periodic RA).
+# TYPE nfdhcpd_panics_total counter
+nfdhcpd_panics_total{where="packet"} 0
+nfdhcpd_panics_total{where="ra"} 3
 # HELP nfdhcpd_send_errors_total Replies and periodic RAs the kernel refused to send.
 # TYPE nfdhcpd_send_errors_total counter
 nfdhcpd_send_errors_total 2
@@ -125,7 +137,7 @@ nfdhcpd_verdict_errors_total 1
 nfdhcpd_info{steering="tc",version="1.2.3"} 1
 `
 	names := []string{"nfdhcpd_attached_taps", "nfdhcpd_bindings", "nfdhcpd_classifier_unbound_total",
-		"nfdhcpd_nfqueue_dropped_total", "nfdhcpd_nfqueue_waiting", "nfdhcpd_send_errors_total",
+		"nfdhcpd_nfqueue_dropped_total", "nfdhcpd_nfqueue_waiting", "nfdhcpd_left_out_total", "nfdhcpd_panics_total", "nfdhcpd_send_errors_total",
 		"nfdhcpd_verdict_errors_total", "nfdhcpd_info"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)

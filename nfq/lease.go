@@ -1,8 +1,10 @@
 package nfq
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/responder"
@@ -46,6 +48,24 @@ func NewLease(e *binding.Entry, s *responder.Settings) *responder.Lease {
 		l.DomainSearch = []string{l.Domain}
 	}
 	return l
+}
+
+// Preparer returns the store's Prepare (binding.Options.Prepare): each
+// binding's Lease, and a warning in the log when its DNS lists or options
+// can never all fit a reply (responder's Unfit names what is left out).
+func Preparer(s *responder.Settings, log *slog.Logger) func(*binding.Entry) any {
+	var mu sync.Mutex // one Responder checks every binding
+	check := responder.New(*s)
+	return func(e *binding.Entry) any {
+		l := NewLease(e, s)
+		mu.Lock()
+		unfit := check.Unfit(l)
+		mu.Unlock()
+		for _, why := range unfit {
+			log.Warn("binding's lists do not fit its replies; the rest is left out", "iface", e.Binding.TAP, "why", why)
+		}
+		return l
+	}
 }
 
 func pick(override, def []netip.Addr) []netip.Addr {

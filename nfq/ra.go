@@ -52,16 +52,26 @@ func (a *Announcer) Run(ctx context.Context) {
 	}
 }
 
+// announce sends e's RA. A panic is contained to this one RA: it is
+// logged and counted, and the round goes on with the next binding.
 func (a *Announcer) announce(resp *responder.Responder, e *binding.Entry) {
+	defer func() {
+		if v := recover(); v != nil {
+			a.Stats.recovered(a.Log, PanicRA, e.TAP.Name, v)
+		}
+	}()
 	l, ok := e.Prepared.(*responder.Lease)
 	if !ok {
 		l = NewLease(e, a.Settings)
 	}
-	frame := resp.RouterAdvertisement(l)
-	if frame == nil {
+	res := resp.RouterAdvertisement(l)
+	if res.Frame == nil {
 		return
 	}
-	if err := a.Sender.Send(e.TAP.Index, frame); err != nil {
+	if res.LeftOut.Any() {
+		a.Stats.countLeftOut(res.LeftOut)
+	}
+	if err := a.Sender.Send(e.TAP.Index, res.Frame); err != nil {
 		a.Stats.SendErrors.Add(1)
 		a.Stats.warnOnce(a.Log, warnKey{what: "ra"}, "cannot send periodic RA", "iface", e.Binding.TAP, "err", err)
 		return

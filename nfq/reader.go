@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
@@ -156,7 +157,7 @@ func (r *Reader) message(m nlmsg) {
 		}
 		return
 	}
-	d := r.handler.Handle(p.Packet)
+	d, ok := r.decide(p.Packet)
 	switch {
 	case d.Verdict == Drop:
 		r.verdicts.add(p.ID, nfDrop)
@@ -164,6 +165,9 @@ func (r *Reader) message(m nlmsg) {
 		r.verdicts.addMark(p.ID, nfRepeat, p.Mark&^r.cfg.MarkMask)
 	default:
 		r.verdicts.add(p.ID, nfAccept)
+	}
+	if !ok {
+		return // a panic, logged and counted: the verdict alone
 	}
 	if f := d.Result.Frame; f != nil {
 		slot := r.replies.n
@@ -177,7 +181,44 @@ func (r *Reader) message(m nlmsg) {
 		}
 	}
 	r.stats.record(d)
+	if d.Result.LeftOut.Any() {
+		r.stats.countLeftOut(d.Result.LeftOut)
+	}
 	r.logDecision(p.Packet, d)
+}
+
+// decide is the handler's decision for p, with a panic contained to p
+// (ok false): it is logged and counted, and p is dropped when it came
+// from a bound TAP, so that the VM's request goes no further, and
+// accepted untouched otherwise. The next packet is served as usual.
+func (r *Reader) decide(p Packet) (d Decision, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			e, bound := r.boundEntry(p)
+			iface := "-"
+			if e != nil {
+				iface = e.TAP.Name
+			}
+			r.stats.recovered(r.log, PanicPacket, iface, v)
+			d, ok = Decision{Verdict: Accept}, false
+			if bound {
+				d.Verdict = Drop
+			}
+		}
+	}()
+	return r.handler.Handle(p), true
+}
+
+// boundEntry is p's binding, nil when none. A lookup that panics too
+// counts as bound: the packet is dropped rather than let on.
+func (r *Reader) boundEntry(p Packet) (e *binding.Entry, bound bool) {
+	defer func() {
+		if recover() != nil {
+			e, bound = nil, true
+		}
+	}()
+	e = r.handler.find(p)
+	return e, e != nil
 }
 
 func (r *Reader) logDecision(p Packet, d Decision) {
@@ -208,6 +249,9 @@ func (r *Reader) logDecision(p Packet, d Decision) {
 			"xid", fmt.Sprintf("%#x", res.XID), "outcome", res.Outcome}
 		if res.Reason != "" {
 			args = append(args, "reason", res.Reason)
+		}
+		if lo := res.LeftOut; lo.Any() {
+			args = append(args, "left_out_nameservers", lo.Nameservers, "left_out_domains", lo.Domains, "left_out_options", lo.Options)
 		}
 		r.log.Debug("request", args...)
 	}

@@ -21,10 +21,15 @@ type Stats struct {
 	Unbound       atomic.Uint64 // accepted untouched: no binding for the interface
 	SendErrors    atomic.Uint64
 	VerdictErrors atomic.Uint64
-	byKind        [maxKinds][maxOutcomes]atomic.Uint64
-	latencyNanos  atomic.Uint64 // sum over replies sent
-	replies       atomic.Uint64
-	latency       latencyHistogram
+	// Panics recovered while handling a packet, and while building or
+	// sending a periodic RA.
+	PanicsPacket, PanicsRA atomic.Uint64
+	// What replies had no room for (responder.LeftOut), summed.
+	LeftOutNameservers, LeftOutDomains, LeftOutOptions atomic.Uint64
+	byKind                                             [maxKinds][maxOutcomes]atomic.Uint64
+	latencyNanos                                       atomic.Uint64 // sum over replies sent
+	replies                                            atomic.Uint64
+	latency                                            latencyHistogram
 
 	warnMu   sync.Mutex
 	warnLast map[warnKey]warnState

@@ -236,7 +236,7 @@ func (r *Responder) respond4(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Resu
 		case KindDHCPInform:
 			reply = dhcpAck
 		}
-		res.Frame = r.build4(q, l, reply)
+		res.Frame, res.LeftOut = r.build4(q, l, reply)
 	}
 	return res
 }

@@ -268,8 +268,9 @@ func TestDHCPv4(t *testing.T) {
 }
 
 // Option 57 bounds the reply; past the options field, RFC 2131 option
-// overload moves options into file and sname, and what still does not fit
-// is dropped, never truncated mid-option.
+// overload moves options into file and sname. An option that still does
+// not fit is left out whole, never truncated mid-option, except the
+// lists: the search list keeps the whole names that fit the room left.
 func TestDHCPv4SizeLimits(t *testing.T) {
 	long := make([]string, 15)
 	for i := range long {
@@ -288,15 +289,18 @@ func TestDHCPv4SizeLimits(t *testing.T) {
 		overload byte
 		present  []uint8
 		absent   []uint8
+		names    int // of option 119
+		left     LeftOut
 	}{
 		// options field 548-240 = 308 bytes: base options, 224 and 227
-		// fill it; 225 goes to file, 228 to sname; 119 and 226 fit nowhere.
+		// fill it; 225 goes to file, 228 to sname; 226 fits nowhere, and
+		// 119 keeps the one name that fits the 40 bytes left.
 		{"no option 57: 576-byte reply overloads file and sname", 0, 548, 3,
-			[]uint8{224, 225, 227, 228}, []uint8{119, 226}},
+			[]uint8{224, 225, 227, 228}, []uint8{226}, 1, LeftOut{Domains: 14, Options: 1}},
 		{"option 57 below 576 is raised to 576", 300, 548, 3,
-			[]uint8{224, 225, 227, 228}, []uint8{119, 226}},
+			[]uint8{224, 225, 227, 228}, []uint8{226}, 1, LeftOut{Domains: 14, Options: 1}},
 		{"option 57 of 1500 fits everything without overload", 1500, 1472, 0,
-			[]uint8{119, 224, 225, 226, 227, 228}, nil},
+			[]uint8{119, 224, 225, 226, 227, 228}, nil, 15, LeftOut{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := testLease()
@@ -316,22 +320,7 @@ func TestDHCPv4SizeLimits(t *testing.T) {
 			if ov := got[52]; tc.overload != 0 && (len(ov) != 1 || ov[0] != tc.overload) || tc.overload == 0 && ov != nil {
 				t.Errorf("overload option %x, want %d", ov, tc.overload)
 			}
-			// gopacket reads only the options field; read file and sname
-			// as RFC 2131 says and concatenate per RFC 3396.
-			all := map[uint8][]byte{}
-			for i, area := range [][]byte{msg[240:], msg[108:236], msg[44:108]} {
-				if i > 0 && tc.overload&byte(i) == 0 {
-					continue
-				}
-				for len(area) > 0 && area[0] != 255 {
-					if area[0] == 0 {
-						area = area[1:]
-						continue
-					}
-					all[area[0]] = append(all[area[0]], area[2:2+int(area[1])]...)
-					area = area[2+int(area[1]):]
-				}
-			}
+			all := allOptions4(msg, tc.overload)
 			for _, c := range append(base, tc.present...) {
 				if all[c] == nil {
 					t.Errorf("option %d missing", c)
@@ -347,8 +336,92 @@ func TestDHCPv4SizeLimits(t *testing.T) {
 					eqBytes(t, "option "+layers.DHCPOpt(o.Code).String(), all[o.Code], o.Data)
 				}
 			}
-			if all[119] != nil && len(all[119]) != 15*34 {
-				t.Errorf("option 119 is %d bytes after RFC 3396 concatenation, want %d", len(all[119]), 15*34)
+			if want := strings.Repeat("\x14"+strings.Repeat("x", 20)+"\x07example\x03com\x00", tc.names); string(all[119]) != want {
+				t.Errorf("option 119 is %d bytes after RFC 3396 concatenation, want %d names (%d)", len(all[119]), tc.names, len(want))
+			}
+			if res.LeftOut != tc.left {
+				t.Errorf("left out %+v, want %+v", res.LeftOut, tc.left)
+			}
+		})
+	}
+}
+
+// allOptions4 reads a DHCP message's options as RFC 2131 says, the file
+// and sname fields too when overload says so, and concatenates each
+// option's instances per RFC 3396 (gopacket reads the options field only).
+func allOptions4(msg []byte, overload byte) map[uint8][]byte {
+	all := map[uint8][]byte{}
+	for i, area := range [][]byte{msg[240:], msg[108:236], msg[44:108]} {
+		if i > 0 && overload&byte(i) == 0 {
+			continue
+		}
+		for len(area) > 0 && area[0] != 255 {
+			if area[0] == 0 {
+				area = area[1:]
+				continue
+			}
+			all[area[0]] = append(all[area[0]], area[2:2+int(area[1])]...)
+			area = area[2+int(area[1]):]
+		}
+	}
+	return all
+}
+
+// addrs4 returns n distinct IPv4 addresses, 10.53.0.1 on, as option 6
+// carries them.
+func addrs4(n int) ([]netip.Addr, []byte) {
+	var as []netip.Addr
+	var b []byte
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{10, 53, byte((i + 1) >> 8), byte(i + 1)})
+		as, b = append(as, a), append(b, a.AsSlice()...)
+	}
+	return as, b
+}
+
+// A DHCPv4 reply fits the client's maximum message size and the link MTU
+// (at least 576). A DNS server list that fits no region whole keeps the
+// addresses that fit the room left once every other option is placed,
+// split in 255-byte instances (RFC 3396) where it is long.
+func TestDHCPv4Fits(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		servers  int
+		mtu      uint16
+		maxSize  int // 0: no option 57
+		carried  int
+		ipLength int // bound of the IPv4 packet
+	}{
+		// 304 bytes of options field; 70 taken by the others (74 with
+		// option 26): 58 addresses, 57 with an MTU.
+		{"100 servers, a 576-byte client: the first 58 fit", 100, 0, 0, 58, 576},
+		{"100 servers, a 1500-byte client: all", 100, 0, 1500, 100, 1500},
+		{"MTU below IPv4's 576: a 576-byte link all the same", 100, 500, 1500, 57, 576},
+		// 728 bytes of options field, 74 taken: 162 addresses in three instances.
+		{"MTU 1000 bounds a 1500-byte client", 300, 1000, 1500, 162, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLease()
+			l.MTU = tc.mtu
+			var want []byte
+			l.Nameservers, want = addrs4(tc.servers)
+			var opts []layers.DHCPOption
+			if tc.maxSize > 0 {
+				opts = append(opts, opt(layers.DHCPOptMaxMessageSize, byte(tc.maxSize>>8), byte(tc.maxSize)))
+			}
+			res := New(testSettings()).Respond(dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil, opts...), vmMAC, l)
+			if res.Outcome != Answered {
+				t.Fatalf("%v (%s)", res.Outcome, res.Reason)
+			}
+			decode(t, res.Frame)
+			if got := len(res.Frame) - ethLen; got > tc.ipLength {
+				t.Errorf("IPv4 packet of %d bytes, bound %d", got, tc.ipLength)
+			}
+			msg := res.Frame[ethLen+ip4Len+udpLen:]
+			all := allOptions4(msg, 3)
+			eqBytes(t, "option 6", all[optDNS], want[:4*tc.carried])
+			if wantLeft := (LeftOut{Nameservers: tc.servers - tc.carried}); res.LeftOut != wantLeft {
+				t.Errorf("left out %+v, want %+v", res.LeftOut, wantLeft)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package responder
 
 import (
 	"encoding/binary"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -14,19 +15,31 @@ type v4opt struct {
 	off, end uint16
 }
 
+// maxList4 bounds the payload of a list option (6, 119) in the scratch:
+// the options field at its largest. More can never be sent, and would
+// crowd other options out of the scratch.
+const maxList4 = frameCap - ethLen - ip4Len - udpLen - dhcpHeader - 4
+
 // v4scratch holds the candidate options of one reply, reused across calls
-// so that building them allocates nothing.
+// so that building them allocates nothing. It has room for both lists at
+// their longest and a full message's worth of other options.
 type v4scratch struct {
-	data  [2048]byte
+	data  [4096]byte
 	n     int
 	opts  [64]v4opt
 	nopts int
 	sent  [4]uint64 // bitmap of codes already placed
+	// dns and search are how many entries the lists of options 6 and 119
+	// had before encoding (0 once an extra option replaces them), names
+	// how many names option 119's payload holds; dropped counts options
+	// that found no room in the scratch.
+	dns, search, names, dropped int
 }
 
 func (s *v4scratch) reset() {
 	s.n, s.nopts = 0, 0
 	s.sent = [4]uint64{}
+	s.dns, s.search, s.names, s.dropped = 0, 0, 0, 0
 }
 
 func (s *v4scratch) markSent(c uint8)     { s.sent[c>>6] |= 1 << (c & 63) }
@@ -50,9 +63,16 @@ func (s *v4scratch) add(code uint8, b []byte, extra bool) {
 		}
 		o.extra, o.off, o.end = true, uint16(s.n), uint16(s.n+len(b))
 		s.n += len(b)
+		switch code {
+		case optDNS:
+			s.dns = 0
+		case optDomainSearch:
+			s.search = 0
+		}
 		return
 	}
 	if s.nopts == len(s.opts) {
+		s.dropped++
 		return
 	}
 	s.opts[s.nopts] = v4opt{code: code, extra: extra, off: uint16(s.n), end: uint16(s.n + len(b))}
@@ -63,7 +83,7 @@ func (s *v4scratch) add(code uint8, b []byte, extra bool) {
 func (s *v4scratch) addAddrs(code uint8, as []netip.Addr) {
 	b := s.buf()
 	for _, a := range as {
-		if a.Is4() && len(b)+4 <= cap(b) {
+		if a.Is4() && len(b)+4 <= min(cap(b), maxList4) {
 			v := a.As4()
 			b = append(b, v[:]...)
 		}
@@ -76,6 +96,7 @@ func (s *v4scratch) addAddrs(code uint8, as []netip.Addr) {
 func (s *v4scratch) addBytes(code uint8, v []byte, extra bool) {
 	b := s.buf()
 	if len(v) > cap(b) {
+		s.dropped++
 		return
 	}
 	s.add(code, append(b, v...), extra)
@@ -125,6 +146,7 @@ func (r *Responder) candidates4(q *dhcp4Request, l *Lease) {
 	if len(ns) == 0 {
 		ns = r.s.Nameservers
 	}
+	s.dns = len(ns)
 	s.addAddrs(optDNS, ns)
 	if l.Hostname != "" {
 		s.addString(optHostname, l.Hostname)
@@ -140,9 +162,13 @@ func (r *Responder) candidates4(q *dhcp4Request, l *Lease) {
 		s.addBytes(optMTU, binary.BigEndian.AppendUint16(s.buf(), l.MTU), false)
 	}
 	if len(l.DomainSearch) > 0 {
+		s.search = len(l.DomainSearch)
 		b := s.buf()
 		for _, d := range l.DomainSearch {
-			b, _ = appendName(b, d, cap(b))
+			var ok bool
+			if b, ok = appendName(b, d, min(cap(b), maxList4)); ok {
+				s.names++
+			}
 		}
 		if len(b) > 0 {
 			s.add(optDomainSearch, b, false)
@@ -204,19 +230,61 @@ func (w *optWriter) put(code uint8, v []byte) bool {
 	return false
 }
 
+// room is the most any one region still takes.
+func (w *optWriter) room() int {
+	n := 0
+	for _, g := range w.regs {
+		n = max(n, g.end-g.cur)
+	}
+	return n
+}
+
+// isList reports whether o is one of the lists cut to fit (DNS servers,
+// search domains) rather than left out whole; an extra option of the same
+// code is an operator's payload and is never cut.
+func (o v4opt) isList() bool {
+	return !o.extra && (o.code == optDNS || o.code == optDomainSearch)
+}
+
+// cutList returns the longest prefix of whole entries of list o's payload
+// v whose encoding fits room.
+func cutList(o v4opt, v []byte, room int) []byte {
+	if o.code == optDomainSearch {
+		n, _ := wholeNames(v, room)
+		return v[:n]
+	}
+	k := len(v) / 4
+	for k > 0 && encodedLen(4*k) > room {
+		k--
+	}
+	return v[:4*k]
+}
+
+// entries is how many addresses or names v, list o's payload or a cut of
+// it, holds.
+func (s *v4scratch) entries(o v4opt, v []byte) int {
+	switch {
+	case o.code == optDNS:
+		return len(v) / 4
+	case len(v) == int(o.end-o.off):
+		return s.names // counted as they were encoded
+	}
+	_, names := wholeNames(v, math.MaxInt)
+	return names
+}
+
 // nakMessage tells the client's log why (RFC 2131 §4.3.2 option 56).
 var nakMessage = []byte("requested address is not assigned to this client")
 
-// build4 writes a DHCPv4 reply of type mt to q into r.buf and returns the frame.
-func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) []byte {
+// build4 writes a DHCPv4 reply of type mt to q into r.buf and returns the
+// frame, within the client's maximum message size, the link MTU and the
+// buffer, and what it had no room for.
+func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut) {
 	limit := dhcpMinMax
 	if q.maxSize > 576 {
 		limit = int(q.maxSize) - ip4Len - udpLen
 	}
-	if l.MTU >= 576 {
-		limit = min(limit, int(l.MTU)-ip4Len-udpLen)
-	}
-	limit = min(limit, frameCap-ethLen-ip4Len-udpLen)
+	limit = min(limit, ipLimit(l, minMTU4)-ip4Len-udpLen)
 
 	const dOff = ethLen + ip4Len + udpLen
 	d := r.buf[dOff : dOff+limit]
@@ -246,6 +314,7 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) []byte {
 		{snameOff, snameOff + snameLen - 1},
 	}}
 	var tmp [4]byte
+	var left LeftOut
 	w.put(optMessageType, []byte{mt})
 	a := sid.As4()
 	w.put(optServerID, a[:])
@@ -262,22 +331,7 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) []byte {
 			w.put(optRenewal, binary.BigEndian.AppendUint32(tmp[:0], t1))
 			w.put(optRebinding, binary.BigEndian.AppendUint32(tmp[:0], t2))
 		}
-		r.candidates4(q, l)
-		s := &r.v4
-		for _, c := range q.prl {
-			for _, o := range s.opts[:s.nopts] {
-				if o.code == c && !s.wasSent(c) {
-					s.markSent(c)
-					w.put(c, s.data[o.off:o.end])
-				}
-			}
-		}
-		for _, o := range s.opts[:s.nopts] {
-			if !s.wasSent(o.code) {
-				s.markSent(o.code)
-				w.put(o.code, s.data[o.off:o.end])
-			}
-		}
+		left = r.place4(&w, q, l)
 	}
 	var overload byte
 	if w.regs[1].cur != fileOff {
@@ -308,5 +362,63 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) []byte {
 	}
 	putEthernet(r.buf[:], dstMAC, l.TAPMAC, etherV4)
 	putIPv4UDP(r.buf[ethLen:], sid, dstIP, portDHCPServer, portDHCPClient, n)
-	return r.buf[:dOff+n]
+	return r.buf[:dOff+n], left
+}
+
+// place4 writes the binding's options: those the client asked for first,
+// in its order, then the rest. An option that fits no region is left out
+// whole, except the lists of DNS servers and search domains: once every
+// other option is placed, each gets the longest run of whole entries that
+// fits the room left.
+func (r *Responder) place4(w *optWriter, q *dhcp4Request, l *Lease) LeftOut {
+	r.candidates4(q, l)
+	s := &r.v4
+	left := LeftOut{Nameservers: s.dns, Domains: s.search}
+	var lists [2]v4opt // the lists that fit nowhere whole, in placement order
+	nlists := 0
+	put := func(o v4opt) {
+		s.markSent(o.code)
+		v := s.data[o.off:o.end]
+		switch {
+		case w.put(o.code, v):
+			if o.isList() {
+				left.placed(o.code, s.entries(o, v))
+			}
+		case o.isList():
+			lists[nlists] = o
+			nlists++
+		default:
+			s.dropped++
+		}
+	}
+	for _, c := range q.prl {
+		for _, o := range s.opts[:s.nopts] {
+			if o.code == c && !s.wasSent(c) {
+				put(o)
+			}
+		}
+	}
+	for _, o := range s.opts[:s.nopts] {
+		if !s.wasSent(o.code) {
+			put(o)
+		}
+	}
+	for _, o := range lists[:nlists] {
+		v := cutList(o, s.data[o.off:o.end], w.room())
+		if len(v) > 0 {
+			w.put(o.code, v)
+			left.placed(o.code, s.entries(o, v))
+		}
+	}
+	left.Options = s.dropped
+	return left
+}
+
+// placed takes n entries of list option code off what was left out.
+func (o *LeftOut) placed(code uint8, n int) {
+	if code == optDNS {
+		o.Nameservers -= n
+	} else {
+		o.Domains -= n
+	}
 }

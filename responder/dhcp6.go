@@ -217,7 +217,7 @@ func (r *Responder) respondDHCPv6(p *ip6, srcMAC net.HardwareAddr, l *Lease) Res
 		status, statusMsg = stSuccess, "ok"
 	}
 	res.Outcome = Answered
-	res.Frame = r.build6(p, q, l, srcMAC, status, statusMsg)
+	res.Frame, res.LeftOut = r.build6(p, q, l, srcMAC, status, statusMsg)
 	return res
 }
 
@@ -297,9 +297,11 @@ func (w *w6) status(code int, msg string) {
 	w.end(at)
 }
 
-func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.HardwareAddr, status int, statusMsg string) []byte {
+// build6 writes the reply within the buffer and the link MTU; the DNS
+// servers, then the search domains, take the room left, in order.
+func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.HardwareAddr, status int, statusMsg string) ([]byte, LeftOut) {
 	const off = ethLen + ip6Len + udpLen
-	w := w6{b: r.buf[off:], lim: frameCap - off}
+	w := w6{b: r.buf[off:], lim: ipLimit(l, minMTU6) - ip6Len - udpLen}
 	mt := byte(d6Reply)
 	if q.msgType == d6Solicit && !q.rapidCommit {
 		mt = d6Advertise
@@ -347,15 +349,18 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 	if status >= 0 {
 		w.status(status, statusMsg)
 	}
+	var left LeftOut
 	ns := l.Nameservers6
 	if len(ns) == 0 {
 		ns = r.s.Nameservers6
 	}
+	left.Nameservers = len(ns)
 	if at := w.begin(o6DNS); at >= 0 {
 		for _, a := range ns {
-			if a.Is6() && !a.Is4In6() {
+			if a.Is6() && !a.Is4In6() && w.n+16 <= w.lim {
 				v := a.As16()
 				w.bytes(v[:])
+				left.Nameservers--
 			}
 		}
 		if w.n == at+4 {
@@ -364,14 +369,23 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 			w.end(at)
 		}
 	}
+	doms, one := r.domains6(l)
+	left.Domains = len(doms)
+	if one != "" {
+		left.Domains = 1
+	}
 	if at := w.begin(o6Domains); at >= 0 {
-		doms, one := r.domains6(l)
 		b := w.b[w.n:w.n:w.lim]
+		var ok bool
 		if one != "" {
-			b, _ = appendName(b, one, cap(b))
+			if b, ok = appendName(b, one, cap(b)); ok {
+				left.Domains--
+			}
 		}
 		for _, d := range doms {
-			b, _ = appendName(b, d, cap(b))
+			if b, ok = appendName(b, d, cap(b)); ok {
+				left.Domains--
+			}
 		}
 		if len(b) == 0 {
 			w.n = at
@@ -388,7 +402,7 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
 	putUDPHeader(r.buf[ethLen+ip6Len:], portDHCPv6Server, p.srcPort, w.n)
 	putIPv6(r.buf[ethLen:], routerLinkLocal(l.TAPMAC), p.src, protoUDP, dhcp6HopLimit, udpLen+w.n, 6)
-	return r.buf[:off+w.n]
+	return r.buf[:off+w.n], left
 }
 
 func (r *Responder) iaAddr(w *w6, a netip.Addr, preferred, valid uint32) {

@@ -210,3 +210,69 @@ func TestDHCPv6(t *testing.T) {
 		})
 	}
 }
+
+// A DHCPv6 reply fits the link MTU (at least 1280) and the buffer: the DNS
+// servers, then the search domains, take the room left, in order, each
+// whole, and what does not fit is counted.
+func TestDHCPv6Fits(t *testing.T) {
+	s6 := testSettings().Nameservers6
+	// The reply's start: Reply, xid, server id, client id.
+	head := append([]byte{7, 0xab, 0xcd, 0xef, 0, 2, 0, 10}, serverDUIDOf(tapMAC)...)
+	head = append(append(head, 0, 1, 0, 10), clientDUID...)
+	dnsOpt := func(as []netip.Addr) []byte {
+		b := []byte{0, 23, byte(16 * len(as) >> 8), byte(16 * len(as))}
+		for _, a := range as {
+			b = append(b, a.AsSlice()...)
+		}
+		return b
+	}
+	domOpt := func(names ...string) []byte {
+		w := wantDNSSL(0, names...)[8:]
+		w = bytes.TrimRight(w, "\x00") // DNSSL's padding; the last name's root label goes too
+		w = append(w, 0)
+		return append([]byte{0, 24, byte(len(w) >> 8), byte(len(w))}, w...)
+	}
+	names := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, longName(byte('a'+i), 253))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		lease func(*Lease)
+		opts  []byte // after the client id, exactly
+		left  LeftOut
+	}{
+		{"100 servers without MTU: the first 88 fill the frame",
+			func(l *Lease) { l.Nameservers6 = addrs6(100) },
+			dnsOpt(addrs6(88)), LeftOut{Nameservers: 12, Domains: 1}},
+		{"MTU 1280: the first 74 fill the link's packet",
+			func(l *Lease) { l.MTU = 1280; l.Nameservers6 = addrs6(100) },
+			dnsOpt(addrs6(74)), LeftOut{Nameservers: 26, Domains: 1}},
+		{"MTU below 1280: a 1280-byte link all the same",
+			func(l *Lease) { l.MTU = 600; l.Nameservers6 = addrs6(100) },
+			dnsOpt(addrs6(74)), LeftOut{Nameservers: 26, Domains: 1}},
+		{"a name that does not fit is skipped, later ones that do are kept",
+			func(l *Lease) { l.MTU = 1280; l.DomainSearch = append(names(5), "example.org") },
+			append(dnsOpt(s6), domOpt(append(names(4), "example.org")...)...), LeftOut{Domains: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLease()
+			tc.lease(l)
+			res := New(testSettings()).Respond(dhcp6Packet(t, layers.DHCPv6MsgTypeInformationRequest,
+				mkopt6(layers.DHCPv6OptClientID, clientDUID)), vmMAC, l)
+			if res.Outcome != Answered || res.LeftOut != tc.left {
+				t.Fatalf("%v (%s), left out %+v, want %+v", res.Outcome, res.Reason, res.LeftOut, tc.left)
+			}
+			decode(t, res.Frame)
+			if limit := linkBound(l.MTU, 1280); len(res.Frame)-ethLen > limit {
+				t.Errorf("IPv6 packet of %d bytes over the link's %d", len(res.Frame)-ethLen, limit)
+			}
+			msg := res.Frame[ethLen+ip6Len+udpLen:]
+			eqBytes(t, "reply head", msg[:len(head)], head)
+			eqBytes(t, "DNS options", msg[len(head):], tc.opts)
+		})
+	}
+}

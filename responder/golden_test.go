@@ -76,7 +76,7 @@ func goldenLease() *Lease {
 
 func (c replyCase) reply(tb testing.TB, r *Responder, pkt []byte, l *Lease) []byte {
 	if c.pkt == nil {
-		return r.RouterAdvertisement(l)
+		return r.RouterAdvertisement(l).Frame
 	}
 	return r.Respond(pkt, vmMAC, l).Frame
 }

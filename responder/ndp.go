@@ -113,24 +113,46 @@ func (r *Responder) respondRS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 				dmac = l.MAC
 			}
 		}
-		res.Frame = r.buildRA(l, dst, dmac)
+		res.Frame, res.LeftOut = r.buildRA(l, dst, dmac)
 	}
 	return res
 }
 
 // RouterAdvertisement builds the periodic unsolicited RA for l, to all
-// nodes (ff02::1). It returns nil when the binding has no IPv6 subnet. The
-// frame is valid until the next call on r.
-func (r *Responder) RouterAdvertisement(l *Lease) []byte {
-	if noLease(l) != "" || !l.Subnet6.Addr().Is6() {
-		return nil
+// nodes (ff02::1). The result is Ignored, with no frame, when the binding
+// has no IPv6 subnet. The frame is valid until the next call on r.
+func (r *Responder) RouterAdvertisement(l *Lease) Result {
+	res := Result{Kind: KindRA}
+	switch {
+	case noLease(l) != "":
+		res.Outcome, res.Reason = Ignored, noLease(l)
+	case !l.Subnet6.Addr().Is6():
+		res.Outcome, res.Reason = Ignored, "binding has no IPv6 subnet"
+	default:
+		res.Frame, res.LeftOut = r.buildRA(l, allNodes, allNodesMAC)
 	}
-	return r.buildRA(l, allNodes, allNodesMAC)
+	return res
 }
 
-func (r *Responder) buildRA(l *Lease, dst netip.Addr, dmac net.HardwareAddr) []byte {
+// raFixed is the RA's header, SLLA, MTU and Prefix Information options:
+// what every RA carries before the DNS options.
+const raFixed = 16 + 8 + 8 + 32
+
+// One RDNSS option holds 127 addresses (its length byte counts 8 octets)
+// and one DNSSL 2032 bytes of names: more than any frame has room for, so
+// one of each always carries all that fits. These fail to compile if the
+// buffer ever grows past that.
+const (
+	_ uint = 127 - (frameCap-ethLen-ip6Len-raFixed-8)/16
+	_ uint = 255*8 - 8 - (frameCap - ethLen - ip6Len - raFixed - 8)
+)
+
+// buildRA writes the RA within the buffer and the link MTU. The DNS
+// servers, then the search domains, fill the room left in that order;
+// what does not fit is counted in the LeftOut.
+func (r *Responder) buildRA(l *Lease, dst netip.Addr, dmac net.HardwareAddr) ([]byte, LeftOut) {
 	const off = ethLen + ip6Len
-	m := r.buf[off:]
+	m := r.buf[off : off+ipLimit(l, minMTU6)-ip6Len]
 	routerLife, dnsLife := raTimers(&r.s)
 	if l.Private {
 		routerLife = 0 // like DHCPv4's missing option 3: not a default router
@@ -167,49 +189,77 @@ func (r *Responder) buildRA(l *Lease, dst netip.Addr, dmac net.HardwareAddr) []b
 	copy(m[n+16:n+32], pa[:])
 	n += 32
 
-	// RDNSS (RFC 8106 §5.1): at most 127 addresses fit the length byte;
-	// fewer when the frame would overflow.
+	var left LeftOut
 	ns := l.Nameservers6
 	if len(ns) == 0 {
 		ns = r.s.Nameservers6
 	}
-	start, cnt := n, 0
-	for _, a := range ns {
-		if !a.Is6() || a.Is4In6() || cnt == 127 || off+n+8+16*(cnt+1) > frameCap {
-			continue
-		}
-		v := a.As16()
-		copy(m[start+8+16*cnt:], v[:])
-		cnt++
-	}
-	if cnt > 0 {
-		m[n], m[n+1], m[n+2], m[n+3] = ndoptRDNSS, byte(1+2*cnt), 0, 0
-		binary.BigEndian.PutUint32(m[n+4:n+8], dnsLife)
-		n += 8 + 16*cnt
-	}
-
-	// DNSSL (RFC 8106 §5.2): names, zero-padded to 8 octets.
-	if doms, one := r.domains6(l); len(doms) > 0 || one != "" {
-		lim := min(len(m), n+255*8) - n - 8
-		b := m[n+8 : n+8 : n+8+lim]
-		if one != "" {
-			b, _ = appendName(b, one, lim)
-		}
-		for _, d := range doms {
-			b, _ = appendName(b, d, lim)
-		}
-		if len(b) > 0 {
-			l8 := (8 + len(b) + 7) / 8
-			clear(m[n+8+len(b) : n+l8*8])
-			m[n], m[n+1], m[n+2], m[n+3] = ndoptDNSSL, byte(l8), 0, 0
-			binary.BigEndian.PutUint32(m[n+4:n+8], dnsLife)
-			n += l8 * 8
-		}
-	}
+	n, left.Nameservers = putRDNSS(m, n, ns, dnsLife)
+	doms, one := r.domains6(l)
+	n, left.Domains = putDNSSL(m, n, doms, one, dnsLife)
 
 	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
 	putIPv6(r.buf[ethLen:], routerLinkLocal(l.TAPMAC), dst, protoICMPv6, ndpHopLimit, n, 2)
-	return r.buf[:off+n]
+	return r.buf[:off+n], left
+}
+
+// putRDNSS writes an RDNSS option (RFC 8106 §5.1) at m[n:] with the
+// addresses of ns that fit in m, in order. It returns the new end and how
+// many addresses were left out.
+func putRDNSS(m []byte, n int, ns []netip.Addr, life uint32) (end, left int) {
+	room := max(len(m)-n-8, 0) / 16
+	cnt := 0
+	for _, a := range ns {
+		if !a.Is6() || a.Is4In6() || cnt == room {
+			left++
+			continue
+		}
+		v := a.As16()
+		copy(m[n+8+16*cnt:], v[:])
+		cnt++
+	}
+	if cnt == 0 {
+		return n, left
+	}
+	m[n], m[n+1], m[n+2], m[n+3] = ndoptRDNSS, byte(1+2*cnt), 0, 0
+	binary.BigEndian.PutUint32(m[n+4:n+8], life)
+	return n + 8 + 16*cnt, left
+}
+
+// putDNSSL writes a DNSSL option (RFC 8106 §5.2) at m[n:] with one (when
+// set) and then doms, each name that fits in m, in order, the whole
+// zero-padded to 8 octets. It returns the new end and how many names were
+// left out.
+func putDNSSL(m []byte, n int, doms []string, one string, life uint32) (end, left int) {
+	var single [1]string
+	if one != "" {
+		single[0] = one
+		doms = single[:]
+	}
+	if len(doms) == 0 {
+		return n, 0
+	}
+	// Room for names: whole 8-octet units after the header, so that the
+	// padding fits too.
+	room := (len(m)-n)/8*8 - 8
+	if room <= 0 {
+		return n, len(doms)
+	}
+	b := m[n+8 : n+8 : n+8+room]
+	for _, d := range doms {
+		var ok bool
+		if b, ok = appendName(b, d, room); !ok {
+			left++
+		}
+	}
+	if len(b) == 0 {
+		return n, left
+	}
+	l8 := (8 + len(b) + 7) / 8
+	clear(m[n+8+len(b) : n+l8*8])
+	m[n], m[n+1], m[n+2], m[n+3] = ndoptDNSSL, byte(l8), 0, 0
+	binary.BigEndian.PutUint32(m[n+4:n+8], life)
+	return n + l8*8, left
 }
 
 // domains6 is the IPv6 search list: the binding's, else the [ipv6]

@@ -110,11 +110,11 @@ func checkRA(t *testing.T, frame []byte, dst netip.Addr, dstMAC net.HardwareAddr
 
 func TestPeriodicRouterAdvertisement(t *testing.T) {
 	r := New(testSettings())
-	checkRA(t, r.RouterAdvertisement(testLease()), allNodes, allNodesMAC, 0x40, 0xc0, 900, false)
+	checkRA(t, r.RouterAdvertisement(testLease()).Frame, allNodes, allNodesMAC, 0x40, 0xc0, 900, false)
 	l := testLease()
 	l.Subnet6 = netip.Prefix{}
-	if f := r.RouterAdvertisement(l); f != nil {
-		t.Errorf("RA without SUBNET6: %x", f)
+	if res := r.RouterAdvertisement(l); res.Frame != nil || res.Outcome != Ignored || res.Kind != KindRA {
+		t.Errorf("RA without SUBNET6: %v %x", res.Outcome, res.Frame)
 	}
 }
 
@@ -244,5 +244,138 @@ func TestRouterLinkLocal(t *testing.T) {
 	}
 	if got := routerLinkLocal(vmMAC); got != vmLL {
 		t.Errorf("routerLinkLocal(%v) = %v, want %v", vmMAC, got, vmLL)
+	}
+}
+
+// addrs6 returns n distinct IPv6 addresses, 2001:db8:53::1 on.
+func addrs6(n int) []netip.Addr {
+	out := make([]netip.Addr, n)
+	for i := range out {
+		out[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x53, 14: byte((i + 1) >> 8), 15: byte(i + 1)})
+	}
+	return out
+}
+
+// longName is a valid name of n bytes (wire form n+2): labels of up to 63.
+func longName(c byte, n int) string {
+	b := bytes.Repeat([]byte{c}, n)
+	for i := 63; i < n-1; i += 64 {
+		b[i] = '.'
+	}
+	return string(b)
+}
+
+// wantRDNSS and wantDNSSL encode the options as RFC 8106 lays them out,
+// independently of the builder.
+func wantRDNSS(life uint32, as []netip.Addr) []byte {
+	b := append([]byte{ndoptRDNSS, byte(1 + 2*len(as)), 0, 0}, u32(life)...)
+	for _, a := range as {
+		b = append(b, a.AsSlice()...)
+	}
+	return b
+}
+
+func wantDNSSL(life uint32, names ...string) []byte {
+	var w []byte
+	for _, n := range names {
+		for _, label := range strings.Split(n, ".") {
+			w = append(append(w, byte(len(label))), label...)
+		}
+		w = append(w, 0)
+	}
+	for (8+len(w))%8 != 0 {
+		w = append(w, 0)
+	}
+	return append(append([]byte{ndoptDNSSL, byte((8 + len(w)) / 8), 0, 0}, u32(life)...), w...)
+}
+
+// An RA never overflows its buffer or the link MTU: the DNS servers, then
+// the search domains, fill the room left, in order, each whole, and what
+// does not fit is counted. The first two cases crashed the daemon (slice
+// bounds out of range [:1464:1460]) on an RS and in the periodic RA.
+func TestRouterAdvertisementFits(t *testing.T) {
+	s6 := testSettings().Nameservers6
+	names := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, longName(byte('a'+i), 253))
+		}
+		return out
+	}
+	crash := []string{longName('a', 198), longName('b', 198), longName('c', 198), longName('d', 198),
+		longName('e', 198), longName('f', 198), longName('g', 154)} // 1,356 bytes in wire form
+	for _, tc := range []struct {
+		name   string
+		lease  func(*Lease)
+		fixed  int    // RA bytes before the DNS options
+		dns    []byte // the DNS options, exactly
+		left   LeftOut
+		length int // IPv6 packet length
+	}{
+		{name: "87 servers without MTU: all in one RDNSS, no room for the search domain",
+			lease: func(l *Lease) { l.Nameservers6 = addrs6(87) }, fixed: 56,
+			dns: wantRDNSS(900, addrs6(87)), left: LeftOut{Domains: 1}, length: 40 + 1456},
+		{name: "1,356 bytes of search domains without MTU: the names that fit",
+			lease: func(l *Lease) { l.DomainSearch = crash }, fixed: 56,
+			dns:  append(wantRDNSS(900, s6), wantDNSSL(900, crash[:6]...)...),
+			left: LeftOut{Domains: 1}, length: 40 + 56 + 40 + 1208},
+		{name: "100 servers: the first 87 fill the frame",
+			lease: func(l *Lease) { l.Nameservers6 = addrs6(100) }, fixed: 56,
+			dns: wantRDNSS(900, addrs6(87)), left: LeftOut{Nameservers: 13, Domains: 1}, length: 40 + 1456},
+		{name: "MTU 1280: the link's packet, exactly full",
+			lease: func(l *Lease) { l.MTU = 1280; l.Nameservers6 = addrs6(80) }, fixed: 64,
+			dns: wantRDNSS(900, addrs6(73)), left: LeftOut{Nameservers: 7, Domains: 1}, length: 1280},
+		{name: "MTU below IPv6's 1280: a 1280-byte link all the same",
+			lease: func(l *Lease) { l.MTU = 1000; l.Nameservers6 = addrs6(80) }, fixed: 64,
+			dns: wantRDNSS(900, addrs6(73)), left: LeftOut{Nameservers: 7, Domains: 1}, length: 1280},
+		{name: "MTU above the buffer: the buffer bounds it",
+			lease: func(l *Lease) { l.MTU = 9000; l.Nameservers6 = addrs6(90) }, fixed: 64,
+			dns: wantRDNSS(900, addrs6(86)), left: LeftOut{Nameservers: 4, Domains: 1}, length: 40 + 1448},
+		{name: "a name that does not fit is skipped, later ones that do are kept",
+			lease: func(l *Lease) {
+				l.MTU = 1280
+				l.DomainSearch = append(names(5), "example.org", "x.example")
+			}, fixed: 64,
+			dns:  append(wantRDNSS(900, s6), wantDNSSL(900, append(names(4), "example.org", "x.example")...)...),
+			left: LeftOut{Domains: 1}, length: 40 + 64 + 40 + 1056},
+		{name: "names that fill the room exactly",
+			lease: func(l *Lease) {
+				l.MTU = 1280
+				// room: (1240-104)/8*8-8 = 1128 = 4*255 + 108
+				l.DomainSearch = append(names(4), longName('z', 106))
+			}, fixed: 64,
+			dns:    append(wantRDNSS(900, s6), wantDNSSL(900, append(names(4), longName('z', 106))...)...),
+			length: 40 + 64 + 40 + 1136},
+		{name: "addresses that are not IPv6 are left out",
+			lease: func(l *Lease) {
+				l.Nameservers6 = []netip.Addr{netip.MustParseAddr("192.0.2.53"), s6[0], netip.MustParseAddr("::ffff:192.0.2.53")}
+			}, fixed: 56,
+			dns:  append(wantRDNSS(900, s6[:1]), wantDNSSL(900, "example.com")...),
+			left: LeftOut{Nameservers: 2}, length: 40 + 56 + 24 + 24},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := New(testSettings())
+			l := testLease()
+			tc.lease(l)
+			periodic := r.RouterAdvertisement(l)
+			if periodic.Outcome != Answered || periodic.LeftOut != tc.left {
+				t.Errorf("periodic RA: %v, left out %+v, want %+v", periodic.Outcome, periodic.LeftOut, tc.left)
+			}
+			frame := append([]byte(nil), periodic.Frame...)
+			// An RS from :: is answered to all nodes: the same frame.
+			rs := r.Respond(rsPacket(t, netip.IPv6Unspecified(), nil), vmMAC, l)
+			if rs.Outcome != Answered || rs.LeftOut != tc.left || !bytes.Equal(rs.Frame, frame) {
+				t.Errorf("solicited RA: %v, left out %+v, differs from the periodic one: %v",
+					rs.Outcome, rs.LeftOut, !bytes.Equal(rs.Frame, frame))
+			}
+			decode(t, frame)
+			if got := len(frame) - ethLen; got != tc.length {
+				t.Errorf("IPv6 packet of %d bytes, want %d", got, tc.length)
+			}
+			if limit := linkBound(l.MTU, 1280); len(frame)-ethLen > limit {
+				t.Errorf("IPv6 packet of %d bytes over the link's %d", len(frame)-ethLen, limit)
+			}
+			eqBytes(t, "DNS options", frame[ethLen+ip6Len+tc.fixed:], tc.dns)
+		})
 	}
 }

@@ -191,6 +191,7 @@ type Result struct {
 	XID       uint32           // DHCPv4 xid or DHCPv6 transaction id; 0 for ICMPv6
 	ClientMAC net.HardwareAddr // as seen in the request; may alias pkt or internal buffers
 	Reason    string           // why, when not Answered; static strings only
+	LeftOut   LeftOut          // what Frame had no room for
 }
 
 // frameCap bounds every reply; DHCPv4 replies are further bounded by the

@@ -136,10 +136,10 @@ func TestNoBinding(t *testing.T) {
 	if res := r.Respond(dhcp4Packet(t, layers.DHCPMsgTypeDiscover, nil), vmMAC, noTAP); res.Outcome != Ignored || res.Frame != nil {
 		t.Errorf("lease without TAP MAC: %v (%q)", res.Outcome, res.Reason)
 	}
-	if f := r.RouterAdvertisement(noTAP); f != nil {
-		t.Errorf("RA for lease without TAP MAC: %x", f)
+	if res := r.RouterAdvertisement(noTAP); res.Frame != nil || res.Outcome != Ignored {
+		t.Errorf("RA for lease without TAP MAC: %v %x", res.Outcome, res.Frame)
 	}
-	if f := r.RouterAdvertisement(nil); f != nil {
-		t.Errorf("RA for nil lease: %x", f)
+	if res := r.RouterAdvertisement(nil); res.Frame != nil || res.Outcome != Ignored {
+		t.Errorf("RA for nil lease: %v %x", res.Outcome, res.Frame)
 	}
 }

@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/nfq"
+	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
 // check implements -t: it validates the configuration and every binding
@@ -18,9 +22,11 @@ func check(path string, stdout, stderr io.Writer) int {
 	var errs []error
 	cfg, err := LoadConfig(path)
 	datapath := ""
+	var fit *fitCheck
 	switch {
 	case err == nil:
 		datapath = cfg.General.DataPath
+		fit = newFitCheck(path, cfg)
 		fmt.Fprintf(stdout, "%s: ok: %s\n", path, summary(cfg))
 	default:
 		errs = append(errs, err)
@@ -30,8 +36,17 @@ func check(path string, stdout, stderr io.Writer) int {
 			datapath = p
 		}
 	}
+	var warns []string
 	if datapath != "" {
-		errs = append(errs, checkBindings(path, datapath, stdout, hostLink)...)
+		var berrs []error
+		berrs, warns = checkBindings(path, datapath, stdout, hostLink, fit)
+		errs = append(errs, berrs...)
+	}
+	if warns = append(fit.config(), warns...); len(warns) > 0 {
+		fmt.Fprintln(stderr, "warnings:")
+		for _, w := range warns {
+			fmt.Fprintln(stderr, w)
+		}
 	}
 	if len(errs) > 0 {
 		fmt.Fprintln(stderr, "errors:")
@@ -97,11 +112,17 @@ func hostLink(name string) (binding.Link, bool) {
 }
 
 // checkBindings prints one aligned line per binding file in dir and returns
-// the problems found.
-func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc) []error {
-	rows, errs, err := scanBindings(dir, link)
+// the problems found and the warnings.
+func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc, fit *fitCheck) ([]error, []string) {
+	rows, errs, err := scanBindings(dir, link, fit)
 	if err != nil {
-		return []error{fmt.Errorf("%s: [general] datapath: %w", cfgPath, err)}
+		return []error{fmt.Errorf("%s: [general] datapath: %w", cfgPath, err)}, nil
+	}
+	var warns []string
+	for _, r := range rows {
+		for _, w := range r.Warnings {
+			warns = append(warns, filepath.Join(dir, r.File)+": "+w)
+		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TAP\tMAC\tIP\tIPV6 PREFIX\tHOSTNAME\tSTATUS")
@@ -121,25 +142,26 @@ func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc) []error {
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "%d binding files: %d ok, %d invalid\n", len(rows), len(rows)-bad, bad)
-	return errs
+	return errs, warns
 }
 
 // checkRow is one binding file as -t sees it.
 type checkRow struct {
-	File       string `json:"file"`
-	TAP        string `json:"tap,omitempty"`
-	MAC        string `json:"mac,omitempty"`
-	IP         string `json:"ip,omitempty"`
-	IPv6Prefix string `json:"ipv6_prefix,omitempty"`
-	Hostname   string `json:"hostname,omitempty"`
-	Status     string `json:"status"`            // ok, invalid, empty, refused (its TAP is not a VM port)
-	Waiting    string `json:"waiting,omitempty"` // a link it names does not exist (yet)
-	Error      string `json:"error,omitempty"`
+	File       string   `json:"file"`
+	TAP        string   `json:"tap,omitempty"`
+	MAC        string   `json:"mac,omitempty"`
+	IP         string   `json:"ip,omitempty"`
+	IPv6Prefix string   `json:"ipv6_prefix,omitempty"`
+	Hostname   string   `json:"hostname,omitempty"`
+	Status     string   `json:"status"`            // ok, invalid, empty, refused (its TAP is not a VM port)
+	Waiting    string   `json:"waiting,omitempty"` // a link it names does not exist (yet)
+	Error      string   `json:"error,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"` // what its replies can never carry
 }
 
 // scanBindings reads every binding file in dir: one row per file, and the
-// problems found.
-func scanBindings(dir string, link linkFunc) ([]checkRow, []error, error) {
+// problems found. fit, when not nil, adds each binding's warnings.
+func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]checkRow, []error, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -181,6 +203,7 @@ func scanBindings(dir string, link linkFunc) ([]checkRow, []error, error) {
 		case !exists(link, b.InDev):
 			r.Waiting = "no link " + b.InDev + " (INDEV)"
 		}
+		r.Warnings = fit.binding(b)
 		rows = append(rows, r)
 	}
 	return rows, errs, nil
@@ -189,6 +212,48 @@ func scanBindings(dir string, link linkFunc) ([]checkRow, []error, error) {
 func exists(link linkFunc, name string) bool {
 	_, ok := link(name)
 	return ok
+}
+
+// fitCheck warns about DNS lists and options that no reply can carry
+// whole (responder's Unfit): the configuration's own, and a binding's
+// when they differ from the configuration's. A nil fitCheck (the
+// configuration did not load) warns about nothing.
+type fitCheck struct {
+	path     string
+	settings *responder.Settings
+	r        *responder.Responder
+	own      []string // the configuration's warnings, without its path
+}
+
+func newFitCheck(path string, cfg *Config) *fitCheck {
+	s := responderSettings(cfg)
+	f := &fitCheck{path: path, settings: s, r: responder.New(*s)}
+	// A VM that overrides nothing; its addresses do not change any size.
+	f.own = f.binding(&binding.Binding{IP: netip.MustParseAddr("192.0.2.2"), Subnet: netip.MustParsePrefix("192.0.2.0/24"),
+		Subnet6: netip.MustParsePrefix("2001:db8::/64")})
+	return f
+}
+
+func (f *fitCheck) config() []string {
+	if f == nil {
+		return nil
+	}
+	var out []string
+	for _, w := range f.own {
+		out = append(out, f.path+": "+w)
+	}
+	return out
+}
+
+func (f *fitCheck) binding(b *binding.Binding) []string {
+	if f == nil {
+		return nil
+	}
+	ws := f.r.Unfit(nfq.NewLease(&binding.Entry{Binding: b}, f.settings))
+	if slices.Equal(ws, f.own) {
+		return nil // said once, of the configuration
+	}
+	return ws
 }
 
 func orDash(ok bool, s string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,7 +126,7 @@ func TestCheckBindingsTable(t *testing.T) {
 		"tap-absent": "MAC=aa:00:00:00:00:05\nHOSTNAME=vm5\n",
 	})
 	var out bytes.Buffer
-	errs := checkBindings("c.conf", dir, &out, fakeLinks(map[string]string{"tap10": "tuntap", "one-1-0": "tuntap"}))
+	errs, _ := checkBindings("c.conf", dir, &out, fakeLinks(map[string]string{"tap10": "tuntap", "one-1-0": "tuntap"}), nil)
 	want := `TAP         MAC                IP           IPV6 PREFIX              HOSTNAME    STATUS
 one-1-0     aa:00:00:00:00:01  -            2001:db8::/64            vm1         ok, no link br0 (INDEV) yet
 tap-absent  aa:00:00:00:00:05  -            -                        vm5         ok, no link tap-absent yet
@@ -166,8 +167,8 @@ func TestCheckBindingsRefusesHostLinks(t *testing.T) {
 		"tap10": "MAC=aa:00:00:00:00:04\nHOSTNAME=vm4\nINDEV=br0\n",
 	})
 	var out bytes.Buffer
-	errs := checkBindings("c.conf", dir, &out, fakeLinks(map[string]string{
-		"eth0": "device", "br0": "bridge", "lo": "loopback", "tap10": "tuntap"}))
+	errs, _ := checkBindings("c.conf", dir, &out, fakeLinks(map[string]string{
+		"eth0": "device", "br0": "bridge", "lo": "loopback", "tap10": "tuntap"}), nil)
 	want := `TAP    MAC                IP  IPV6 PREFIX  HOSTNAME  STATUS
 br0    -                  -   -            -         refused
 eth0   -                  -   -            -         refused
@@ -193,7 +194,7 @@ tap10  aa:00:00:00:00:04  -   -            vm4       ok
 func TestCheckBindingsQuotesNames(t *testing.T) {
 	_, dir := testDatapath(t, "", map[string]string{"tap\x1b[2J\n1": "MAC=\x1b]0;x\x07\n"})
 	var out bytes.Buffer
-	errs := checkBindings("c.conf", dir, &out, fakeLinks(nil))
+	errs, _ := checkBindings("c.conf", dir, &out, fakeLinks(nil), nil)
 	want := `TAP              MAC  IP  IPV6 PREFIX  HOSTNAME  STATUS
 "tap\x1b[2J\n1"  -    -   -            -         invalid
 1 binding files: 0 ok, 1 invalid
@@ -236,6 +237,29 @@ func TestRunCheck(t *testing.T) {
 			t.Errorf("stderr:\n%s\nwant:\n%s", errb.String(), want)
 		}
 	})
+	t.Run("lists no reply can carry whole warn, and pass", func(t *testing.T) {
+		seed, _ := os.ReadFile("testdata/nfdhcpd.conf")
+		conf := strings.Replace(string(seed), "nameservers = 2001:db8:100::1, 2001:db8:200::2", "nameservers = "+addrList("2001:db8:54::", 90), 1)
+		cfg, dir := testDatapath(t, conf, map[string]string{
+			"tap10": seedBinding(t), // the configuration's lists: said once, of the configuration
+			"tap11": strings.ReplaceAll(seedBinding(t), "tap10", "tap11") + "MTU=1280\nNAMESERVERS6=" + addrList("2001:db8:53::", 100) + "\n",
+		})
+		var out, errb bytes.Buffer
+		if code := run([]string{"-t", "-c", cfg}, &out, &errb); code != 0 {
+			t.Fatalf("exit %d, want 0\n%s", code, errb.String())
+		}
+		want := "warnings:\n" +
+			cfg + ": an RA of 1500 bytes has no room for 3 of 90 DNS servers, 1 of 1 search domains\n" +
+			cfg + ": a DHCPv6 reply of 1500 bytes has no room for 2 of 90 DNS servers, 1 of 1 search domains\n" +
+			dir + "/tap11: an RA of 1280 bytes has no room for 27 of 100 DNS servers, 1 of 1 search domains\n" +
+			dir + "/tap11: a DHCPv6 reply of 1280 bytes has no room for 26 of 100 DNS servers, 1 of 1 search domains\n"
+		if errb.String() != want {
+			t.Errorf("stderr:\n%s\nwant:\n%s", errb.String(), want)
+		}
+		if !strings.HasSuffix(out.String(), "2 binding files: 2 ok, 0 invalid\n") {
+			t.Errorf("stdout:\n%s", out.String())
+		}
+	})
 	t.Run("missing datapath", func(t *testing.T) {
 		cfg, dir := testDatapath(t, "", nil)
 		os.Remove(dir)
@@ -247,4 +271,13 @@ func TestRunCheck(t *testing.T) {
 			t.Errorf("stderr:\n%s\nwant:\n%s", errb.String(), want)
 		}
 	})
+}
+
+// addrList is n addresses prefix1, prefix2, ... as a comma-separated list.
+func addrList(prefix string, n int) string {
+	var as []string
+	for i := range n {
+		as = append(as, fmt.Sprintf("%s%x", prefix, i+1))
+	}
+	return strings.Join(as, ", ")
 }

@@ -179,7 +179,7 @@ func (d *daemon) start(ctx context.Context, foreground, debug bool) error {
 	d.settings = responderSettings(cfg)
 	d.store = binding.NewStore(cfg.General.DataPath, binding.Options{
 		Logger:  d.log.With("part", "bindings"),
-		Prepare: func(e *binding.Entry) any { return nfq.NewLease(e, d.settings) },
+		Prepare: nfq.Preparer(d.settings, d.log.With("part", "bindings")),
 	})
 	// Subscribe before the store runs, so that the loader sees every change
 	// from the first listing on, also a TAP gone before it attached.

@@ -22,7 +22,8 @@ type checkReport struct {
 	OK       bool       `json:"ok"`
 	Summary  string     `json:"summary,omitempty"` // the configuration's, when it is valid
 	Bindings []checkRow `json:"bindings"`
-	Errors   []string   `json:"errors"` // every problem, configuration and bindings
+	Errors   []string   `json:"errors"`             // every problem, configuration and bindings
+	Warnings []string   `json:"warnings,omitempty"` // the configuration's lists that cannot fit (a binding's are in its row)
 }
 
 // checkJSON is check for scripts: one JSON document on stdout, whatever the
@@ -31,8 +32,11 @@ func checkJSON(path string, stdout io.Writer, link linkFunc) int {
 	rep := checkReport{Config: path, Bindings: []checkRow{}, Errors: []string{}}
 	cfg, err := LoadConfig(path)
 	datapath := ""
+	var fit *fitCheck
 	if err == nil {
 		datapath, rep.Summary = cfg.General.DataPath, summary(cfg)
+		fit = newFitCheck(path, cfg)
+		rep.Warnings = fit.config()
 	} else {
 		rep.Errors = append(rep.Errors, err.Error())
 		if p, perr := parseConfigPartial(path); perr == nil {
@@ -40,7 +44,7 @@ func checkJSON(path string, stdout io.Writer, link linkFunc) int {
 		}
 	}
 	if datapath != "" {
-		rows, errs, err := scanBindings(datapath, link)
+		rows, errs, err := scanBindings(datapath, link, fit)
 		if err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: [general] datapath: %v", path, err))
 		}

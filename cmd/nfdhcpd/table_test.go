@@ -35,6 +35,22 @@ func TestCheckJSON(t *testing.T) {
 			t.Errorf("report (-want +got):\n%s", d)
 		}
 	})
+	t.Run("lists no reply can carry whole warn, and pass", func(t *testing.T) {
+		cfg, _ := testDatapath(t, "", map[string]string{"tap10": seedBinding(t) + "NAMESERVERS6=" + addrList("2001:db8:53::", 100) + "\n"})
+		var out bytes.Buffer
+		if code := checkJSON(cfg, &out, exists); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out.String())
+		}
+		var got checkReport
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"an RA of 1500 bytes has no room for 13 of 100 DNS servers, 1 of 1 search domains",
+			"a DHCPv6 reply of 1500 bytes has no room for 12 of 100 DNS servers, 1 of 1 search domains"}
+		if !got.OK || len(got.Bindings) != 1 || !cmp.Equal(got.Bindings[0].Warnings, want) || got.Warnings != nil {
+			t.Errorf("report: %+v\nwant the binding's warnings %q", got, want)
+		}
+	})
 	t.Run("config and binding errors", func(t *testing.T) {
 		seed, _ := os.ReadFile("testdata/nfdhcpd.conf")
 		conf := strings.Replace(string(seed), "nameservers = 192.0.2.2, 192.0.2.3", "nameservers = 2001:db8::1", 1)

@@ -111,6 +111,17 @@ func (d *Daemon) WaitLog(s string, timeout time.Duration) bool {
 	return false
 }
 
+// Running reports whether the daemon has not exited.
+func (d *Daemon) Running() bool {
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return false
+	default:
+		return true
+	}
+}
+
 // Pid is the daemon's process id.
 func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
 
