@@ -1,71 +1,94 @@
-package main
+// Package results reads the events of `go test -json` (or of a test binary
+// through `go tool test2json`) and counts them by leaf test: what `make
+// test` and `make vmtest` print at their end.
+package results
 
 import (
 	"bufio"
 	"encoding/json"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 )
 
-// event is one line of `go tool test2json`.
-type event struct {
-	Action string
-	Test   string
-	Output string
+// Event is one line of `go test -json`.
+type Event struct {
+	Action  string
+	Package string
+	Test    string
+	Output  string
 }
 
-// Result is one run of the e2e suite, counted by leaf test (a test with no
-// subtests of its own).
+// Result is one or more runs of test binaries, counted by leaf test (a
+// test with no subtests of its own). Tests are named by ID.
 type Result struct {
 	Passed, Failed, Skipped []string
 	Unfinished              []string          // started, never ended: the run crashed or timed out
-	Output                  map[string]string // each test's own output
-	Attach                  string            // "tcx" or "cls_bpf", as TestAttachMethod logged it
-	PackageFailed           bool
+	Output                  map[string]string // each test's own output; a package's under its own ID
+	// PackageFailed lists the packages ("" for a lone binary's run) that
+	// reported a failure: a failing test, a panic outside any test, a
+	// build that failed.
+	PackageFailed []string
 }
 
-var attachRE = regexp.MustCompile(`attach method: (\S+) \(attach = auto`)
+// ID names a test: the test alone in a lone binary's run, else its
+// package, a blank and the test; a package's own output has the package's
+// name.
+func ID(pkg, test string) string {
+	switch {
+	case pkg == "":
+		return test
+	case test == "":
+		return pkg
+	}
+	return pkg + " " + test
+}
 
-// summarize reads test2json events.
-func summarize(r io.Reader) (*Result, error) {
+// Summarize reads test2json events; lines that are not events are the
+// binary's stray output and are left out.
+func Summarize(r io.Reader) (*Result, error) {
 	res := &Result{Output: map[string]string{}}
 	final := map[string]string{}
 	var order []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		var e event
+		var e Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			continue // not an event: the binary's own stray output
+			continue
 		}
+		id := ID(e.Package, e.Test)
 		if e.Test == "" {
 			if e.Action == "fail" {
-				res.PackageFailed = true
+				res.PackageFailed = append(res.PackageFailed, e.Package)
 			}
 			if e.Action == "output" {
-				res.Output[""] += e.Output
+				res.Output[id] += e.Output
 			}
 			continue
 		}
 		switch e.Action {
 		case "run":
-			if _, ok := final[e.Test]; !ok {
-				order = append(order, e.Test)
-				final[e.Test] = ""
+			if _, ok := final[id]; !ok {
+				order = append(order, id)
+				final[id] = ""
 			}
 		case "output":
-			res.Output[e.Test] += e.Output
-			if m := attachRE.FindStringSubmatch(e.Output); m != nil && res.Attach == "" {
-				res.Attach = m[1]
-			}
+			res.Output[id] += e.Output
 		case "pass", "fail", "skip":
-			final[e.Test] = e.Action
+			final[id] = e.Action
+		}
+	}
+	parent := map[string]bool{}
+	for _, t := range order {
+		for i := range len(t) {
+			if t[i] == '/' {
+				parent[t[:i]] = true
+			}
 		}
 	}
 	for _, t := range order {
-		if hasSubtests(t, order) {
+		if parent[t] {
 			continue
 		}
 		switch final[t] {
@@ -80,15 +103,6 @@ func summarize(r io.Reader) (*Result, error) {
 		}
 	}
 	return res, sc.Err()
-}
-
-func hasSubtests(t string, all []string) bool {
-	for _, o := range all {
-		if strings.HasPrefix(o, t+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // Reason is the last line a skipped test logged (t.Skip's message),
@@ -113,27 +127,20 @@ func (r *Result) Reason(test string) string {
 // FailureLog is the output of a failed test and of its parents.
 func (r *Result) FailureLog(test string) string {
 	var b strings.Builder
+	prefix := ""
+	if pkg, t, ok := strings.Cut(test, " "); ok {
+		prefix, test = pkg+" ", t
+	}
 	parts := strings.Split(test, "/")
 	for i := range parts {
-		b.WriteString(r.Output[strings.Join(parts[:i+1], "/")])
+		b.WriteString(r.Output[prefix+strings.Join(parts[:i+1], "/")])
 	}
 	return b.String()
 }
 
-func sorted(s []string) []string {
+// Sorted is a sorted copy of s.
+func Sorted(s []string) []string {
 	c := append([]string(nil), s...)
 	sort.Strings(c)
 	return c
-}
-
-var missingToolRE = regexp.MustCompile(`^lab: (\S+) is not installed$`)
-
-// missingTool reports whether a skip's reason is lab.RequireTools finding
-// a program missing, and which.
-func missingTool(reason string) (string, bool) {
-	m := missingToolRE.FindStringSubmatch(reason)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
 }
