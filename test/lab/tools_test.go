@@ -32,8 +32,8 @@ func TestNotInstalledRoundTrip(t *testing.T) {
 
 func TestSkipForbidden(t *testing.T) {
 	for reason, want := range map[string]bool{
-		NeedsRoot: true,
-		"needs root: dpkg --root and chroot":                          true,
+		NeedsRoot:                            true,
+		"needs root: dpkg --root and chroot": true,
 		"scdoc is not installed (.ci/run installs it)":                true,
 		"lab: setpriv is not installed":                               true,
 		"needs 2 CPUs to reach both queues":                           false,
