@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	cache := flag.String("cache", envOr("VMTEST_CACHE", "/var/cache/nfdhcpd-vmtest"), "kernel packages, kept between runs")
+	cache := flag.String("cache", vmimage.Cache(), "kernel packages, kept between runs ($VMTEST_CACHE)")
 	out := flag.String("out", "build/vmtest", "scratch and results folder")
 	daemon := flag.String("bin", "bin/nfdhcpd", "the daemon (static)")
 	kernels := flag.String("kernels", "", "comma-separated kernel names (default: all of Kernels)")
@@ -49,13 +49,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vmtest:", err)
 		os.Exit(1)
 	}
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func logf(format string, args ...any) {

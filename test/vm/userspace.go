@@ -79,7 +79,10 @@ func stageUserspace(root, daemon, e2e string) error {
 	if err := s.Busybox(); err != nil {
 		return err
 	}
-	if err := s.WriteFiles(map[string][]byte{"init": initScript, "etc/passwd": []byte(passwd), "etc/group": []byte(group),
+	if err := s.WriteFiles(0o755, map[string][]byte{"init": initScript}); err != nil {
+		return err
+	}
+	if err := s.WriteFiles(0o644, map[string][]byte{"etc/passwd": []byte(passwd), "etc/group": []byte(group),
 		"etc/nsswitch.conf": []byte("passwd: files\ngroup: files\nhosts: files\n"),
 		"etc/hosts":         []byte("127.0.0.1 localhost\n::1 localhost\n")}); err != nil {
 		return err

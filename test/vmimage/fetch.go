@@ -219,3 +219,12 @@ func output(name string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// Cache is where kernel packages are kept between runs: $VMTEST_CACHE,
+// else /var/cache/nfdhcpd-vmtest.
+func Cache() string {
+	if c := os.Getenv("VMTEST_CACHE"); c != "" {
+		return c
+	}
+	return "/var/cache/nfdhcpd-vmtest"
+}

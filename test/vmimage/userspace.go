@@ -171,15 +171,14 @@ func (s *Stager) Busybox() error {
 	return nil
 }
 
-// WriteFiles writes files of the caller's, by path under root, executable
-// (an init, scripts) or not alike.
-func (s *Stager) WriteFiles(files map[string][]byte) error {
+// WriteFiles writes files of the caller's, by path under root, with mode.
+func (s *Stager) WriteFiles(mode os.FileMode, files map[string][]byte) error {
 	for name, b := range files {
 		p := filepath.Join(s.Root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, b, 0o755); err != nil {
+		if err := os.WriteFile(p, b, mode); err != nil {
 			return err
 		}
 	}
