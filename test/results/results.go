@@ -9,10 +9,12 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Event is one line of `go test -json`.
 type Event struct {
+	Time    time.Time
 	Action  string
 	Package string
 	Test    string
@@ -29,6 +31,9 @@ type Result struct {
 	// reported a failure: a failing test, a panic outside any test, a
 	// build that failed.
 	PackageFailed []string
+	// Start and End are the first and last events' times (go test -json
+	// has them; a lone binary's test2json -t stream too).
+	Start, End time.Time
 }
 
 // ID names a test: the test alone in a lone binary's run, else its
@@ -56,6 +61,12 @@ func Summarize(r io.Reader) (*Result, error) {
 		var e Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			continue
+		}
+		if !e.Time.IsZero() {
+			if res.Start.IsZero() {
+				res.Start = e.Time
+			}
+			res.End = e.Time
 		}
 		id := ID(e.Package, e.Test)
 		if e.Test == "" {
