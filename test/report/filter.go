@@ -24,7 +24,7 @@ type event struct {
 // a package or a build failed.
 func filter(in io.Reader, saved, out io.Writer, verbose bool) error {
 	buffered := map[string]string{} // a test's output, until it ends
-	var failed []string               // packages
+	var failed []string             // packages
 	fail := func(pkg string) {
 		if pkg = short(pkg); !slices.Contains(failed, pkg) {
 			failed = append(failed, pkg)
