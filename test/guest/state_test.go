@@ -108,3 +108,24 @@ func TestReadStateErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLogged(t *testing.T) {
+	log := `time=2026-11-28T20:30:22.993Z level=DEBUG msg="periodic RA" part=ra iface=tap10
+time=2026-11-28T20:30:30.760Z level=DEBUG msg=request part=nfq queue=43 qname=rs iface=tap10 mac=aa:6b:39:22:33:44 kind=rs xid=0x0 outcome=answered
+time=2026-11-28T20:30:31.368Z level=DEBUG msg=request part=nfq queue=44 qname=ns iface=tap10 mac=aa:6b:39:22:33:44 kind=ns xid=0x0 outcome=ignored reason="DAD probe for an address the router does not own"
+`
+	for _, c := range []struct {
+		fields []string
+		want   bool
+	}{
+		{[]string{`msg="periodic`, `RA"`, "iface=tap10"}, true},
+		{[]string{`msg="periodic`, `RA"`, "iface=tap11"}, false},
+		{[]string{"msg=request", "mac=aa:6b:39:22:33:44", "kind=rs", "outcome=answered"}, true},
+		{[]string{"msg=request", "mac=aa:6b:39:22:33:44", "kind=ns", "outcome=answered"}, false},
+		{[]string{"msg=request", "mac=aa:6b:39:22:33:4", "kind=rs"}, false},
+	} {
+		if got := logged(log, c.fields...); got != c.want {
+			t.Errorf("logged(%q) = %v, want %v", c.fields, got, c.want)
+		}
+	}
+}
