@@ -23,7 +23,7 @@ build:
 test: build
 	@if [ "$$(id -u)" != 0 ]; then echo "make test needs root (network namespaces, NFQUEUE, BPF, TAPs); make unit runs the rest"; exit 1; fi
 	@$(MAKE) --no-print-directory test-deps
-	@status=0; \
+	@rm -f build/unit.json build/e2e.json build/guest.json; status=0; \
 	$(MAKE) --no-print-directory unit || status=1; \
 	$(MAKE) --no-print-directory e2e || status=1; \
 	$(MAKE) --no-print-directory guest || status=1; \
