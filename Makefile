@@ -3,27 +3,63 @@ SHELL := /bin/bash
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# Debian kernel packages for make vmtest and make guest, kept between runs.
+VMTEST_CACHE ?= /var/cache/nfdhcpd-vmtest
 
-.PHONY: all build test unit e2e lint generate generate-check tidy-check demo fuzz clean vmtest man deb soak bench
+.PHONY: all build test test-deps unit e2e guest lint generate generate-check tidy-check demo fuzz clean vmtest man deb soak bench
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/nfdhcpd ./cmd/nfdhcpd
 
-# Every test the project has: unit tests and fuzz seed corpora (with the race
-# detector), then the end-to-end labs with real clients (root; they skip
-# otherwise). E2E_STEERING limits the labs to some steering modes.
-test: unit e2e
+# Every test the project has (root): the programs the tests run are
+# installed first if missing (test-deps), then unit tests and fuzz seed
+# corpora (with the race detector), the end-to-end labs with real clients,
+# and the real guests under qemu. Every stage runs even when one fails; the
+# last line counts what passed, failed and skipped, and why each skipped. A
+# test skipped for a missing program or for want of root fails make test.
+# E2E_STEERING limits the labs to some steering modes.
+test: build
+	@if [ "$$(id -u)" != 0 ]; then echo "make test needs root (network namespaces, NFQUEUE, BPF, TAPs); make unit runs the rest"; exit 1; fi
+	@$(MAKE) --no-print-directory test-deps
+	@rm -f build/unit.json build/e2e.json build/guest.json; status=0; \
+	$(MAKE) --no-print-directory unit || status=1; \
+	$(MAKE) --no-print-directory e2e || status=1; \
+	$(MAKE) --no-print-directory guest || status=1; \
+	echo; $(GO) run ./test/report -summary build/unit.json build/e2e.json build/guest.json || status=1; \
+	exit $$status
+
+# Installs the Debian packages of the programs the tests run that are
+# missing (test/lab's Packages lists them), or fails naming them.
+test-deps:
+	$(GO) run ./test/deps -install
+
+# The tests' events are kept in build/<stage>.json; test/report prints them
+# as go test would and make test's summary reads them.
+REPORT = $(GO) run ./test/report
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	@mkdir -p build
+	$(GO) test -json -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /test/guest) | \
+		$(REPORT) -save build/unit.json; \
+		exit $$(( $${PIPESTATUS[0]} | $${PIPESTATUS[1]} ))
 
 e2e: build
 	@mkdir -p build
 	NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd NFDHCPD_E2E_STEERING=$(E2E_STEERING) \
-		$(GO) test -count=1 -timeout 30m -v ./test/e2e/ 2>&1 | tee build/e2e.log; \
-		exit $${PIPESTATUS[0]}
+		$(GO) test -json -count=1 -timeout 30m ./test/e2e/ | $(REPORT) -v -save build/e2e.json -log build/e2e.log; \
+		exit $$(( $${PIPESTATUS[0]} | $${PIPESTATUS[1]} ))
+
+# Real Linux guests under qemu (software emulation) on real TAPs, configured
+# by udhcpc, the kernel's SLAAC, dhclient -6 and systemd-networkd, in three
+# setups at once (root; about a minute on 2 CPUs). The guest kernel comes
+# from VMTEST_CACHE, fetched once as make vmtest does. Log in build/guest.log.
+guest: build
+	@mkdir -p build
+	NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd VMTEST_CACHE=$(VMTEST_CACHE) \
+		$(GO) test -json -count=1 -timeout 20m ./test/guest/ | $(REPORT) -v -save build/guest.json -log build/guest.log; \
+		exit $$(( $${PIPESTATUS[0]} | $${PIPESTATUS[1]} ))
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -61,7 +97,7 @@ clean:
 # A VM namespace on a TAP gets its address, routes, DNS, MTU and IPv6 prefix
 # from nfdhcpd; printed beside the binding file. Needs root.
 demo: build
-	NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd test/demo/demo.sh
+	NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd GO=$(GO) test/demo/demo.sh
 
 # Churn and leak soak, minutes (not part of `make test`; root): SOAK_CYCLES
 # VMs created, leased and removed (default 10000), a 20,000-file binding
@@ -77,7 +113,6 @@ soak: build
 # kernels (qemu, software emulation; test/vm/kernels.go lists them). Kernel
 # packages are cached in VMTEST_CACHE; VMTEST_FLAGS passes -kernels, -modes,
 # -run, -jobs, -refresh. Needs root, qemu-system-x86, busybox-static, cpio.
-VMTEST_CACHE ?= /var/cache/nfdhcpd-vmtest
 vmtest: build
 	VMTEST_CACHE=$(VMTEST_CACHE) $(GO) run ./test/vm $(VMTEST_FLAGS)
 

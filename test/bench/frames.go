@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
 // Kind is one kind of request the generator plays.
@@ -55,17 +57,7 @@ func vmAt(i int) VM {
 // Binding is the VM's nfdhcpd binding file.
 func (vm VM) Binding() string {
 	return fmt.Sprintf("INDEV=%s\nIP=%s\nMAC=%s\nHOSTNAME=vm-%s\nGATEWAY=%s\nSUBNET=%s\nGATEWAY6=%s\nSUBNET6=%s\nEUI64=%s\n",
-		vm.TAP, vm.IP, vm.MAC, vm.TAP, vm.Gateway, netip.PrefixFrom(vm.Gateway, 24).Masked(), vm.Gateway6, vm.Prefix, eui64(vm.Prefix, vm.MAC))
-}
-
-func eui64(p netip.Prefix, mac net.HardwareAddr) netip.Addr {
-	a := p.Addr().As16()
-	a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15] = mac[0]^2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]
-	return netip.AddrFrom16(a)
-}
-
-func linkLocal(mac net.HardwareAddr) netip.Addr {
-	return eui64(netip.MustParsePrefix("fe80::/64"), mac)
+		vm.TAP, vm.IP, vm.MAC, vm.TAP, vm.Gateway, netip.PrefixFrom(vm.Gateway, 24).Masked(), vm.Gateway6, vm.Prefix, lab.EUI64(vm.Prefix, vm.MAC))
 }
 
 // Frame offsets the generator patches per request.
@@ -80,7 +72,7 @@ const (
 // requestFrame builds the frame a VM writes for k; the generator patches
 // the transaction id of DHCP kinds in place (see setXID).
 func requestFrame(vm VM, k Kind) ([]byte, error) {
-	ll := net.IP(linkLocal(vm.MAC).AsSlice())
+	ll := net.IP(lab.LinkLocal(vm.MAC).AsSlice())
 	var ls []gopacket.SerializableLayer
 	switch k {
 	case Discover, Request:

@@ -3,26 +3,24 @@
 # daemon, and real clients in the VM; prints what the VM received beside the
 # binding file, then removes everything it made.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 
 bin=${NFDHCPD_BIN:-bin/nfdhcpd}
-host=nfdemo-host vm=nfdemo-vm
+# NFDHCPD_LAB_SALT keeps two checkouts' demos apart, as it does the labs.
+salt=${NFDHCPD_LAB_SALT:+-$NFDHCPD_LAB_SALT}
+host=nfdemo$salt-host vm=nfdemo$salt-vm
 work=$(mktemp -d /tmp/nfdhcpd-demo.XXXXXX)
 # `ip netns exec` gives the daemon a fresh /sys, so /sys/fs/bpf there would be
 # a private bpffs; pin into one of our own that bpftool here can read.
 bpffs=$work/bpffs
 bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'
-[ -t 1 ] || bold= dim= off=
+[ -t 1 ] || bold='' dim='' off=''
 
 if [ "$(id -u)" != 0 ]; then echo "make demo needs root (network namespaces, NFQUEUE)"; exit 1; fi
 
-need=()
-for t in udhcpc:udhcpc rdisc6:ndisc6 ip:iproute2 iptables:iptables; do
-	command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
-done
-if ((${#need[@]})); then
-	echo "installing ${need[*]} ..."
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# The clients the demo runs, installed when missing (test/deps knows their
+# packages, as make test does).
+"${GO:-go}" run ./test/deps -install udhcpc rdisc6 ip iptables
 
 cleanup() {
 	[ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
@@ -105,7 +103,7 @@ echo
 echo "${bold}nfdhcpd is running${off} in namespace $host, steering=$mode"
 if [ "$mode" = tc ] && command -v bpftool >/dev/null; then
 	echo "  tap10 in the classifier's pinned map (bpftool map dump pinned $bpffs/nfdhcpd/ifaces):"
-	bpftool map dump pinned $bpffs/nfdhcpd/ifaces | sed 's/^/    /'
+	bpftool map dump pinned "$bpffs/nfdhcpd/ifaces" | sed 's/^/    /'
 fi
 
 # The VM: udhcpc applies what it gets, like a distribution's script would.
@@ -118,9 +116,17 @@ ip link set \$interface mtu \$mtu
 ip route add default via \$router
 SCRIPT
 chmod +x "$work/udhcpc.sh"
-ip netns exec "$vm" udhcpc -f -i eth0 -n -q -t 4 -T 1 -s "$work/udhcpc.sh" -O mtu -O search -O staticroutes >/dev/null 2>&1
+# A demo that shows nothing received fails, with what the client said.
+fail() {
+	echo "$1:"; sed 's/^/  /' "$2"
+	echo "The daemon's log:"; sed 's/^/  /' "$work/daemon.log"
+	exit 1
+}
+ip netns exec "$vm" udhcpc -f -i eth0 -n -q -t 4 -T 1 -s "$work/udhcpc.sh" -O mtu -O search -O staticroutes \
+	> "$work/udhcpc.log" 2>&1 || fail "the VM got no DHCPv4 lease (udhcpc)" "$work/udhcpc.log"
 ip netns exec "$vm" sysctl -qw net.ipv6.conf.eth0.accept_ra=2
-ip netns exec "$vm" rdisc6 -1 -w 3000 eth0 > "$work/ra.txt" 2>&1 || true
+ip netns exec "$vm" rdisc6 -1 -w 3000 eth0 > "$work/ra.txt" 2>&1 ||
+	fail "the VM got no Router Advertisement (rdisc6)" "$work/ra.txt"
 sleep 0.3
 {
 	echo "DHCPv4 (udhcpc):"

@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,20 +14,24 @@ import (
 type Vars map[string]string
 
 func readVars(path string) (Vars, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	return ParseVars(string(b)), nil
+}
+
+// ParseVars reads KEY=VALUE lines (a script's env, a lease file), with
+// single quotes around a value dropped; other lines are left out.
+func ParseVars(text string) Vars {
 	v := Vars{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, val, ok := strings.Cut(sc.Text(), "=")
+	for _, l := range strings.Split(text, "\n") {
+		k, val, ok := strings.Cut(l, "=")
 		if ok {
 			v[k] = strings.Trim(val, "'")
 		}
 	}
-	return v, sc.Err()
+	return v
 }
 
 // script writes a client script that dumps its environment to out when the

@@ -26,12 +26,12 @@ type Lab struct {
 	Wrapper []string
 }
 
-// New makes a lab named after the test. It skips the test when not root or
-// when a tool the lab needs is missing.
+// New makes a lab named after the test. It skips the test when not root,
+// and fails it when a program the lab needs is missing.
 func New(t testing.TB) *Lab {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("lab: needs root (network namespaces, NFQUEUE)")
+		t.Skip(NeedsRoot)
 	}
 	RequireTools(t, "ip", "iptables", "ip6tables")
 	h := fnv.New32a()
@@ -54,16 +54,6 @@ func New(t testing.TB) *Lab {
 func Selected(env, name string) bool {
 	v := os.Getenv(env)
 	return v == "" || strings.Contains(","+v+",", ","+name+",")
-}
-
-// RequireTools skips the test when one of the programs is not installed.
-func RequireTools(t testing.TB, names ...string) {
-	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("lab: %s is not installed", n)
-		}
-	}
 }
 
 func (l *Lab) removeNamespaces() {

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,9 +24,33 @@ MTU=1450
 `
 
 // SeedBindingFor is SeedBinding moved to another TAP, IPv4 address, MAC
-// and hostname.
+// (and the EUI-64 address of that MAC) and hostname.
 func SeedBindingFor(tap, ip, mac, hostname string) string {
-	return strings.NewReplacer("tap10", tap, "192.0.2.100", ip, SeedMAC, mac, "testing-vm", hostname).Replace(SeedBinding)
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		panic(err)
+	}
+	return strings.NewReplacer("tap10", tap, "192.0.2.100", ip, SeedMAC, mac, "testing-vm", hostname,
+		"EUI64="+seedEUI64, "EUI64="+EUI64(SeedPrefix6, hw).String()).Replace(SeedBinding)
+}
+
+// SeedPrefix6 is SeedBinding's SUBNET6.
+var SeedPrefix6 = netip.MustParsePrefix("2001:db8:aaaa:bbbb::/64")
+
+const seedEUI64 = "2001:db8:aaaa:bbbb:a86b:39ff:fe22:3344"
+
+// EUI64 is the address in the /64 p that SLAAC gives mac (RFC 4291's
+// modified EUI-64 interface identifier).
+func EUI64(p netip.Prefix, mac net.HardwareAddr) netip.Addr {
+	a := p.Masked().Addr().As16()
+	a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15] = mac[0]^2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]
+	return netip.AddrFrom16(a)
+}
+
+// LinkLocal is mac's EUI-64 link-local address: the router's address in
+// nfdhcpd's RAs is the TAP's.
+func LinkLocal(mac net.HardwareAddr) netip.Addr {
+	return EUI64(netip.MustParsePrefix("fe80::/64"), mac)
 }
 
 // SeedMAC is the MAC of SeedBinding.

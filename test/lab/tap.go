@@ -85,3 +85,13 @@ func OpenTAPHere(name string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), "tap:"+name), nil
 }
+
+// AddTAP creates a persistent TAP in the host namespace, up, for a process
+// that opens it by name (qemu's `-netdev tap,ifname=NAME,script=no`); the
+// TAP has no carrier until that process attaches.
+func (l *Lab) AddTAP(name string) {
+	l.t.Helper()
+	l.Host("ip", "tuntap", "add", "dev", name, "mode", "tap")
+	l.Host("sysctl", "-qw", "net.ipv6.conf."+name+".accept_dad=0")
+	l.Host("ip", "link", "set", name, "up")
+}

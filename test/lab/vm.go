@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,3 +115,13 @@ func (l *Lab) Bridge(name string, brNetfilter bool, taps ...string) {
 
 // String names the VM in test logs.
 func (vm *VM) String() string { return fmt.Sprintf("vm %s (%s)", vm.TAP, vm.MAC) }
+
+// LinkMAC is the MAC of a link in the host namespace (a TAP, a bridge).
+func (l *Lab) LinkMAC(name string) net.HardwareAddr {
+	l.t.Helper()
+	mac, err := net.ParseMAC(linkMAC(l.t, l.Host("ip", "-o", "link", "show", "dev", name)))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return mac
+}

@@ -19,7 +19,7 @@ fail() { echo "vmtest: $*"; poweroff -f; }
 
 # busybox's shell prefers its own applets: name kmod's modprobe by path.
 failed=
-for m in $(cat /etc/vmtest-modules); do
+for m in $(cat /etc/preload-modules); do
 	/usr/sbin/modprobe "$m" || failed="$failed $m"
 done
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /out || fail "cannot mount the 9p share (modprobe failed:$failed)"

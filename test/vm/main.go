@@ -14,14 +14,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nfdhcpd/nfdhcpd/test/lab"
+	"github.com/nfdhcpd/nfdhcpd/test/results"
+	"github.com/nfdhcpd/nfdhcpd/test/vmimage"
 )
 
 func main() {
-	cache := flag.String("cache", envOr("VMTEST_CACHE", "/var/cache/nfdhcpd-vmtest"), "kernel packages, kept between runs")
+	cache := flag.String("cache", vmimage.Cache(), "kernel packages, kept between runs ($VMTEST_CACHE)")
 	out := flag.String("out", "build/vmtest", "scratch and results folder")
 	daemon := flag.String("bin", "bin/nfdhcpd", "the daemon (static)")
 	kernels := flag.String("kernels", "", "comma-separated kernel names (default: all of Kernels)")
@@ -46,21 +51,14 @@ func main() {
 	}
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
 func logf(format string, args ...any) {
 	fmt.Printf("vmtest: "+format+"\n", args...)
 }
 
 // job is one VM: a kernel and one steering mode.
 type job struct {
-	k      Kernel
-	tree   *Tree
+	k      vmimage.Kernel
+	tree   *vmimage.Tree
 	initrd string
 	mode   string
 	dir    string
@@ -70,7 +68,7 @@ type job struct {
 
 func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Duration, runRE string, scale float64, smp int, refresh bool) error {
 	start := time.Now()
-	ks, err := pick(names)
+	ks, err := vmimage.Pick(names)
 	if err != nil {
 		return err
 	}
@@ -97,22 +95,16 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 		return err
 	}
 	user := filepath.Join(out, "userspace.cpio")
-	if err := writeCPIO(root, user); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
+	if err := vmimage.WriteCPIO(root, user); err != nil {
 		return err
 	}
 	var all []*job
 	for _, k := range ks {
-		t, err := fetchKernel(cache, k, refresh)
+		t, err := vmimage.Fetch(cache, k, refresh, logf)
 		if err != nil {
-			return fmt.Errorf("kernel %s (%s): %w", k.Name, k.Suite, err)
+			return err
 		}
-		if !strings.HasPrefix(t.Release, k.Series) {
-			return fmt.Errorf("kernel %s: %s's linux-image-amd64 is %s, not %s*: update Kernels", k.Name, k.Suite, t.Release, k.Series)
-		}
-		initrd, err := kernelInitrd(filepath.Join(out, k.Name), t, user)
+		initrd, err := vmimage.Initrd(filepath.Join(out, k.Name), t, Modules, user)
 		if err != nil {
 			return fmt.Errorf("kernel %s: %w", k.Name, err)
 		}
@@ -140,66 +132,18 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 }
 
 func fetchAll(cache, names string, refresh bool) error {
-	ks, err := pick(names)
+	ks, err := vmimage.Pick(names)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return err
-	}
 	for _, k := range ks {
-		t, err := fetchKernel(cache, k, refresh)
+		t, err := vmimage.Fetch(cache, k, refresh, logf)
 		if err != nil {
-			return fmt.Errorf("kernel %s (%s): %w", k.Name, k.Suite, err)
+			return err
 		}
 		logf("%s: %s in %s", k.Name, t.Release, t.Dir)
 	}
 	return nil
-}
-
-func pick(names string) ([]Kernel, error) {
-	if names == "" {
-		return Kernels, nil
-	}
-	var ks []Kernel
-	for _, n := range strings.Split(names, ",") {
-		found := false
-		for _, k := range Kernels {
-			if k.Name == n || k.Suite == n {
-				ks, found = append(ks, k), true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("no kernel %q in Kernels", n)
-		}
-	}
-	return ks, nil
-}
-
-// kernelInitrd stages t's modules and appends their archive to the
-// userspace one: the kernel unpacks concatenated archives in turn.
-func kernelInitrd(dir string, t *Tree, userspace string) (string, error) {
-	modroot := filepath.Join(dir, "modroot")
-	load, err := stageModules(t, modroot)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(filepath.Join(modroot, "etc"), 0o755); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(modroot, "etc", "vmtest-modules"), []byte(strings.Join(load, "\n")+"\n"), 0o644); err != nil {
-		return "", err
-	}
-	mods := filepath.Join(dir, "modules.cpio")
-	if err := writeCPIO(modroot, mods); err != nil {
-		return "", err
-	}
-	initrd := filepath.Join(dir, "initrd")
-	cmd := exec.Command("sh", "-c", `cat "$1" "$2" > "$3"`, "sh", userspace, mods, initrd)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("initrd: %v\n%s", err, b)
-	}
-	return initrd, nil
 }
 
 // boot runs one VM to its power-off. Its console goes to console.log and
@@ -270,7 +214,7 @@ func report(all []*job, took time.Duration) error {
 	for _, j := range all {
 		share := filepath.Join(j.dir, "share")
 		release := readTrim(filepath.Join(share, "release"))
-		res, err := results(share, j.mode)
+		res, err := summarize(share, j.mode)
 		if j.err != nil && err == nil {
 			err = j.err
 		}
@@ -290,7 +234,7 @@ func report(all []*job, took time.Duration) error {
 			continue
 		}
 		res.Passed = withoutEmptyParents(res.Passed)
-		attach := res.Attach
+		attach := attachOf(res)
 		if j.mode != "tc" {
 			attach = "-"
 		} else if attach == "" {
@@ -301,30 +245,33 @@ func report(all []*job, took time.Duration) error {
 		passed += len(res.Passed)
 		failed += len(res.Failed) + len(res.Unfinished)
 		skipped += len(res.Skipped)
-		if len(res.Failed)+len(res.Unfinished) > 0 || res.PackageFailed || len(res.Passed) == 0 {
+		if len(res.Failed)+len(res.Unfinished) > 0 || len(res.PackageFailed) > 0 || len(res.Passed) == 0 {
 			bad = true
 		}
-		for _, t := range sorted(res.Failed) {
+		for _, t := range results.Sorted(res.Failed) {
 			fmt.Fprintf(&details, "\n=== FAIL %s/%s %s\n%s", j.k.Name, j.mode, t, res.FailureLog(t))
+			// The VM's fault, not the kernel's: it would fail the test
+			// on every kernel.
+			if tool, ok := lab.MissingProgram(res.FailureLog(t)); ok {
+				fmt.Fprintf(&details, "=== %s/%s: the VM lacks %s: add it to Tools in test/vm/userspace.go\n", j.k.Name, j.mode, tool)
+			}
 		}
 		for _, t := range res.Unfinished {
 			fmt.Fprintf(&details, "\n=== UNFINISHED %s/%s %s (the suite crashed or timed out)\n%s%s", j.k.Name, j.mode, t,
 				res.FailureLog(t), tail(res.Output[""], 60))
 		}
-		if res.PackageFailed && len(res.Failed)+len(res.Unfinished) == 0 {
+		if len(res.PackageFailed) > 0 && len(res.Failed)+len(res.Unfinished) == 0 {
 			fmt.Fprintf(&details, "\n=== %s/%s: the suite failed outside any test\n%s", j.k.Name, j.mode, tail(res.Output[""], 60))
 		}
 		if len(res.Passed) == 0 {
 			fmt.Fprintf(&details, "\n=== %s/%s: no test passed\n", j.k.Name, j.mode)
 		}
-		for _, t := range sorted(res.Skipped) {
+		for _, t := range results.Sorted(res.Skipped) {
 			reason := res.Reason(t)
 			fmt.Fprintf(&details, "skipped %s/%s %s: %s\n", j.k.Name, j.mode, t, reason)
-			// The VM's fault, not the kernel's: it would hide the test
-			// on every kernel.
-			if tool, ok := missingTool(reason); ok {
+			if lab.SkipForbidden(reason) {
 				bad = true
-				fmt.Fprintf(&details, "=== %s/%s: the VM lacks %s: add it to Tools in test/vm/userspace.go\n", j.k.Name, j.mode, tool)
+				fmt.Fprintf(&details, "=== %s/%s: a skip the suite must not take in a VM\n", j.k.Name, j.mode)
 			}
 		}
 	}
@@ -341,8 +288,8 @@ func report(all []*job, took time.Duration) error {
 	return nil
 }
 
-// results converts the VM's test2json stream for mode and summarizes it.
-func results(share, mode string) (*Result, error) {
+// summarize converts the VM's test2json stream for mode and counts it.
+func summarize(share, mode string) (*results.Result, error) {
 	raw := filepath.Join(share, "e2e-"+mode+".out")
 	in, err := os.Open(raw)
 	if err != nil {
@@ -356,7 +303,20 @@ func results(share, mode string) (*Result, error) {
 		return nil, fmt.Errorf("go tool test2json < %s: %w", raw, err)
 	}
 	os.WriteFile(filepath.Join(share, "e2e-"+mode+".json"), js, 0o644)
-	return summarize(strings.NewReader(string(js)))
+	return results.Summarize(strings.NewReader(string(js)))
+}
+
+var attachRE = regexp.MustCompile(`attach method: (\S+) \(attach = auto`)
+
+// attachOf is the attach method TestKernelAttach logged: "tcx" or
+// "cls_bpf".
+func attachOf(res *results.Result) string {
+	for _, t := range results.Sorted(res.Passed) {
+		if m := attachRE.FindStringSubmatch(res.Output[t]); m != nil {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 func readTrim(p string) string {

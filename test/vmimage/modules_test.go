@@ -1,4 +1,4 @@
-package main
+package vmimage
 
 import (
 	"reflect"
@@ -62,13 +62,14 @@ func TestRoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Preload names modules the sample lacks; as built-ins they are fine.
-	builtin := map[string]bool{}
-	for _, n := range Preload {
-		builtin[n] = true
+	m := Modules{
+		Preload: []string{"nft_compat", "virtio_pci", "xt_NFQUEUE"},
+		Dirs:    []string{"net/netfilter", "net/bridge", "drivers/net/veth"},
 	}
-	builtin["xt_NFQUEUE"] = false
-	paths, missing := roots(deps, builtin)
+	// The sample lacks virtio_pci and xt_NFQUEUE; as a built-in the first
+	// is fine.
+	builtin := map[string]bool{"virtio_pci": true}
+	paths, missing := m.roots(deps, builtin)
 	if !reflect.DeepEqual(missing, []string{"xt_NFQUEUE"}) {
 		t.Errorf("missing = %v, want [xt_NFQUEUE]", missing)
 	}

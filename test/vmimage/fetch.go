@@ -1,4 +1,4 @@
-package main
+package vmimage
 
 import (
 	"fmt"
@@ -21,11 +21,29 @@ type Tree struct {
 	Modules string // <Dir>/[usr/]lib/modules/<Release>
 }
 
-// fetchKernel returns k's kernel package extracted under cache. The first
-// run (or refresh) resolves linux-image-amd64 in the suite with a private
-// apt configuration and downloads the package; later runs reuse the
-// package named in <cache>/<suite>.current without touching the network.
-func fetchKernel(cache string, k Kernel, refresh bool) (*Tree, error) {
+// Logf reports progress (a download) to the caller.
+type Logf func(format string, args ...any)
+
+// Fetch returns k's kernel package extracted under cache, checked to be
+// of k's series. The first run (or refresh) resolves linux-image-amd64 in
+// the suite with a private apt configuration and downloads the package;
+// later runs reuse the package named in <cache>/<suite>.current without
+// touching the network.
+func Fetch(cache string, k Kernel, refresh bool, logf Logf) (*Tree, error) {
+	t, err := fetch(cache, k, refresh, logf)
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s (%s): %w", k.Name, k.Suite, err)
+	}
+	if !strings.HasPrefix(t.Release, k.Series) {
+		return nil, fmt.Errorf("kernel %s: %s's linux-image-amd64 is %s, not %s*: update Kernels", k.Name, k.Suite, t.Release, k.Series)
+	}
+	return t, nil
+}
+
+func fetch(cache string, k Kernel, refresh bool, logf Logf) (*Tree, error) {
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
 	current := filepath.Join(cache, k.Suite+".current")
 	deb := ""
 	if b, err := os.ReadFile(current); err == nil {
@@ -42,7 +60,7 @@ func fetchKernel(cache string, k Kernel, refresh bool) (*Tree, error) {
 		stale = true
 	}
 	if deb == "" || refresh || stale {
-		fresh, err := download(cache, k)
+		fresh, err := download(cache, k, logf)
 		switch {
 		case err != nil && deb != "" && !refresh:
 			logf("%s: keeping the cached %s: %v", k.Name, deb, err)
@@ -79,7 +97,7 @@ func fetchKernel(cache string, k Kernel, refresh bool) (*Tree, error) {
 
 // download fetches the suite's current generic kernel package into
 // <cache>/debs and returns its file name.
-func download(cache string, k Kernel) (string, error) {
+func download(cache string, k Kernel, logf Logf) (string, error) {
 	base := filepath.Join(cache, "apt", k.Suite)
 	for _, d := range []string{"lists/partial", "cache/archives/partial"} {
 		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
@@ -200,4 +218,13 @@ func output(name string, args ...string) (string, error) {
 		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, msg)
 	}
 	return string(out), nil
+}
+
+// Cache is where kernel packages are kept between runs: $VMTEST_CACHE,
+// else /var/cache/nfdhcpd-vmtest.
+func Cache() string {
+	if c := os.Getenv("VMTEST_CACHE"); c != "" {
+		return c
+	}
+	return "/var/cache/nfdhcpd-vmtest"
 }

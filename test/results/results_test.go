@@ -1,4 +1,4 @@
-package main
+package results
 
 import (
 	"reflect"
@@ -31,7 +31,7 @@ not json: the binary's stray line
 `
 
 func TestSummarize(t *testing.T) {
-	r, err := summarize(strings.NewReader(sampleRun))
+	r, err := Summarize(strings.NewReader(sampleRun))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +45,8 @@ func TestSummarize(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("summarize = %v, want %v", got, want)
 	}
-	if r.Attach != "cls_bpf" {
-		t.Errorf("attach %q, want cls_bpf", r.Attach)
-	}
-	if !r.PackageFailed {
-		t.Error("the package's failure was not seen")
+	if !reflect.DeepEqual(r.PackageFailed, []string{""}) {
+		t.Errorf("failed packages %q, want the lone binary's", r.PackageFailed)
 	}
 	if got, want := r.Reason("TestKernelAttach/steering=tc,attach=tcx"), "TCX needs Linux 6.6 or later; this kernel is 6.1.0-50-amd64"; got != want {
 		t.Errorf("reason %q, want %q", got, want)
@@ -62,15 +59,53 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestMissingTool(t *testing.T) {
-	for reason, want := range map[string]string{
-		"lab: setpriv is not installed":                               "setpriv",
-		"lab: needs root (network namespaces, NFQUEUE)":               "",
-		"TCX needs Linux 6.6 or later; this kernel is 6.1.0-50-amd64": "",
-	} {
-		got, ok := missingTool(reason)
-		if got != want || ok != (want != "") {
-			t.Errorf("missingTool(%q) = %q, %v; want %q", reason, got, ok, want)
+// go test -json over two packages: the same test name in each, a
+// package whose build failed, and one with no test files.
+const sampleJSON = `{"Action":"start","Package":"example.com/m/a"}
+{"Action":"run","Package":"example.com/m/a","Test":"TestX"}
+{"Action":"run","Package":"example.com/m/a","Test":"TestX/one"}
+{"Action":"pass","Package":"example.com/m/a","Test":"TestX/one"}
+{"Action":"run","Package":"example.com/m/a","Test":"TestX-2"}
+{"Action":"pass","Package":"example.com/m/a","Test":"TestX-2"}
+{"Action":"pass","Package":"example.com/m/a","Test":"TestX"}
+{"Action":"output","Package":"example.com/m/a","Output":"ok  \texample.com/m/a\t0.01s\n"}
+{"Action":"pass","Package":"example.com/m/a"}
+{"Action":"run","Package":"example.com/m/b","Test":"TestX"}
+{"Action":"output","Package":"example.com/m/b","Test":"TestX","Output":"    b_test.go:9: needs 2 CPUs\n"}
+{"Action":"skip","Package":"example.com/m/b","Test":"TestX"}
+{"Action":"pass","Package":"example.com/m/b"}
+{"ImportPath":"example.com/m/c [example.com/m/c.test]","Action":"build-output","Output":"c_test.go:3:1: syntax error\n"}
+{"ImportPath":"example.com/m/c [example.com/m/c.test]","Action":"build-fail"}
+{"Action":"output","Package":"example.com/m/c","Output":"FAIL\texample.com/m/c [build failed]\n"}
+{"Action":"fail","Package":"example.com/m/c"}
+{"Action":"skip","Package":"example.com/m/d"}
+`
+
+func TestSummarizePackages(t *testing.T) {
+	r, err := Summarize(strings.NewReader(sampleJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{"passed": r.Passed, "failed": r.Failed, "skipped": r.Skipped, "unfinished": r.Unfinished, "packages failed": r.PackageFailed}
+	want := map[string][]string{
+		"passed":          {"example.com/m/a TestX/one", "example.com/m/a TestX-2"},
+		"skipped":         {"example.com/m/b TestX"},
+		"packages failed": {"example.com/m/c"},
+	}
+	for k, v := range want {
+		if !reflect.DeepEqual(got[k], v) {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
+	}
+	for _, k := range []string{"failed", "unfinished"} {
+		if len(got[k]) > 0 {
+			t.Errorf("%s = %q, want none", k, got[k])
+		}
+	}
+	if got := r.Reason("example.com/m/b TestX"); got != "needs 2 CPUs" {
+		t.Errorf("reason %q", got)
+	}
+	if got := r.Output["example.com/m/c"]; got != "FAIL\texample.com/m/c [build failed]\n" {
+		t.Errorf("package output %q", got)
 	}
 }

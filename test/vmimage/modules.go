@@ -1,4 +1,4 @@
-package main
+package vmimage
 
 import (
 	"bufio"
@@ -11,26 +11,21 @@ import (
 	"strings"
 )
 
-// Preload are the modules the VM's init loads before the suite: what the
-// labs need, and what nothing would load on demand (the 9p share, bridge
-// netfilter, which the labs only modprobe when /proc/sys/net/bridge is
-// missing). Anything else is loaded by the kernel through /sbin/modprobe.
-var Preload = []string{
-	"virtio_pci", "9pnet_virtio", "9p",
-	"virtio_rng", "veth", "tun", "bridge", "br_netfilter",
-	"sch_ingress", "cls_bpf", "crc32c_generic",
-	"nfnetlink_queue", "nf_tables", "nft_compat", "x_tables",
-	"ip_tables", "ip6_tables", "iptable_mangle", "ip6table_mangle",
-	"xt_NFQUEUE", "xt_mark", "xt_physdev", "xt_comment", "xt_tcpudp",
+// Modules is what a guest's kernel needs beyond its built-in drivers.
+type Modules struct {
+	// Preload are loaded by the guest's init, in order, before anything
+	// runs: what nothing would load on demand (virtio, the 9p share,
+	// bridge netfilter). Anything else is loaded by the kernel through
+	// /sbin/modprobe, when the guest has it.
+	Preload []string
+	// Dirs are shipped whole (folders under the kernel's kernel/), so that
+	// whatever a tool asks the kernel to load on demand is there.
+	Dirs []string
 }
 
-// moduleDirs are shipped whole (under kernel/), so that whatever iptables
-// or tc asks the kernel to load on demand is there.
-var moduleDirs = []string{
-	"net/netfilter", "net/ipv4/netfilter", "net/ipv6/netfilter", "net/bridge",
-	"net/sched", "net/9p", "fs/9p", "drivers/virtio", "drivers/net/veth",
-	"drivers/net/tun", "drivers/char/hw_random",
-}
+// PreloadList is the file in the initramfs listing the Preload modules the
+// init must load, one a line: the built-in ones are left out.
+const PreloadList = "etc/preload-modules"
 
 // moduleName is the name modprobe knows a module file by.
 func moduleName(path string) string {
@@ -96,19 +91,19 @@ func closure(deps map[string][]string, roots []string) ([]string, error) {
 }
 
 // roots picks, among modules.dep's paths, the Preload modules and every
-// module under moduleDirs. It returns the Preload names that are neither
-// modules nor built in.
-func roots(deps map[string][]string, builtin map[string]bool) (paths, missing []string) {
+// module under Dirs. It returns the Preload names that are neither modules
+// nor built in.
+func (m Modules) roots(deps map[string][]string, builtin map[string]bool) (paths, missing []string) {
 	byName := map[string]string{}
 	for p := range deps {
 		byName[moduleName(p)] = p
-		for _, d := range moduleDirs {
+		for _, d := range m.Dirs {
 			if strings.HasPrefix(p, "kernel/"+d+"/") || strings.HasPrefix(p, "kernel/"+d+".ko") {
 				paths = append(paths, p)
 			}
 		}
 	}
-	for _, n := range Preload {
+	for _, n := range m.Preload {
 		if p, ok := byName[n]; ok {
 			paths = append(paths, p)
 		} else if !builtin[n] {
@@ -119,12 +114,12 @@ func roots(deps map[string][]string, builtin map[string]bool) (paths, missing []
 	return paths, missing
 }
 
-// stageModules copies the modules the VM needs, with their dependencies,
-// from t into root/usr/lib/modules/<release>, decompressed (busybox and the
-// kernel's finit_module on 5.10 cannot read .ko.xz), and runs depmod there
-// so that modprobe in the VM works. It returns the Preload modules to load
-// (the built-in ones left out).
-func stageModules(t *Tree, root string) ([]string, error) {
+// Stage copies the modules, with their dependencies, from t into
+// root/usr/lib/modules/<release>, decompressed (busybox and the kernel's
+// finit_module on 5.10 cannot read .ko.xz), and runs depmod there so that
+// modprobe in the guest works. It returns the Preload modules to load (the
+// built-in ones left out).
+func (m Modules) Stage(t *Tree, root string) ([]string, error) {
 	base := strings.TrimSuffix(t.Modules, "/lib/modules/"+t.Release)
 	if _, err := os.Stat(filepath.Join(t.Modules, "modules.dep")); err != nil {
 		if err := run("", "depmod", "-b", base, t.Release); err != nil {
@@ -146,7 +141,7 @@ func stageModules(t *Tree, root string) ([]string, error) {
 			builtin[moduleName(l)] = true
 		}
 	}
-	rootPaths, missing := roots(deps, builtin)
+	rootPaths, missing := m.roots(deps, builtin)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s: modules neither built in nor shipped: %s", t.Release, strings.Join(missing, " "))
 	}
@@ -163,7 +158,7 @@ func stageModules(t *Tree, root string) ([]string, error) {
 		}
 	}
 	for _, n := range []string{"modules.order", "modules.builtin", "modules.builtin.modinfo"} {
-		if err := copyFile(filepath.Join(t.Modules, n), filepath.Join(dst, n)); err != nil && !os.IsNotExist(err) {
+		if err := CopyFile(filepath.Join(t.Modules, n), filepath.Join(dst, n)); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
 	}
@@ -171,7 +166,7 @@ func stageModules(t *Tree, root string) ([]string, error) {
 		return nil, err
 	}
 	var load []string
-	for _, n := range Preload {
+	for _, n := range m.Preload {
 		if !builtin[n] {
 			load = append(load, n)
 		}
@@ -192,7 +187,7 @@ func copyModule(src, dst string) error {
 		tool = "gzip"
 	}
 	if tool == "" {
-		return copyFile(src, dst)
+		return CopyFile(src, dst)
 	}
 	dst = strings.TrimSuffix(dst, filepath.Ext(src))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
