@@ -29,17 +29,22 @@ func (m AttachMode) String() string {
 	return fmt.Sprintf("AttachMode(%d)", uint8(m))
 }
 
-// ParseAttachMode parses "auto", "tcx" or "tc".
-func ParseAttachMode(s string) (AttachMode, error) {
-	switch s {
-	case "auto", "":
-		return AttachAuto, nil
+// MarshalText returns the configuration file spelling.
+func (m AttachMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses "auto", "tcx" or "tc".
+func (m *AttachMode) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "auto":
+		*m = AttachAuto
 	case "tcx":
-		return AttachTCX, nil
+		*m = AttachTCX
 	case "tc":
-		return AttachTC, nil
+		*m = AttachTC
+	default:
+		return fmt.Errorf("%q is not one of auto, tcx, tc", b)
 	}
-	return 0, fmt.Errorf("attach %q: want auto, tcx or tc", s)
+	return nil
 }
 
 // Defaults for the zero values of Config.
@@ -58,32 +63,6 @@ type Config struct {
 	Chain    string     // mangle chain for our NFQUEUE rules (tests use their own)
 	Limit    RateLimit  // per-TAP token bucket; the zero value is no limit
 	Logger   *slog.Logger
-}
-
-// RateLimit is a token bucket: PerSecond packets a second on average, up to
-// Burst at once. Each bound TAP has its own. PerSecond 0 turns it off (the
-// daemon's configuration supplies its default, not the loader).
-type RateLimit struct {
-	PerSecond uint32
-	Burst     uint32
-}
-
-// String returns the configuration file spelling.
-func (r RateLimit) String() string {
-	if r.PerSecond == 0 {
-		return "off"
-	}
-	return fmt.Sprintf("%d/s burst %d", r.PerSecond, r.Burst)
-}
-
-// bucket returns the classifier's form: ns per token, and how far ahead of
-// now a TAP's bucket may be drawn.
-func (r RateLimit) bucket() (intervalNs, burstNs uint64) {
-	if r.PerSecond == 0 {
-		return 0, 0
-	}
-	interval := uint64(1e9) / uint64(r.PerSecond)
-	return interval, interval * uint64(r.Burst)
 }
 
 // ErrUnsupported is wrapped by errors meaning that tc steering cannot work
@@ -111,17 +90,14 @@ func (c Config) validate() error {
 	if !filepath.IsAbs(c.PinPath) {
 		return fmt.Errorf("bpf_pin_path %q is not absolute", c.PinPath)
 	}
-	if err := validateMark(c.Mark, c.MarkMask); err != nil {
+	if err := ValidateMark(c.Mark, c.MarkMask); err != nil {
 		return err
 	}
 	if c.Attach > AttachTC {
 		return fmt.Errorf("attach: unknown mode %d", c.Attach)
 	}
-	if c.Limit.PerSecond > 1e9 {
-		return fmt.Errorf("rate limit %d/s: at most 1000000000/s", c.Limit.PerSecond)
-	}
-	if c.Limit.PerSecond > 0 && c.Limit.Burst == 0 {
-		return fmt.Errorf("rate limit %s: burst must be at least 1", c.Limit)
+	if err := c.Limit.validate(); err != nil {
+		return fmt.Errorf("rate limit %s: %w", c.Limit, err)
 	}
 	if len(c.Chain) > 28 {
 		return fmt.Errorf("chain %q longer than iptables' 28 characters", c.Chain)

@@ -26,11 +26,6 @@ const (
 	defaultMarkMask uint32 = 0x0e000000
 )
 
-// kindCodes is the number each kind writes in the lowest three bits of the
-// mask; three bits so that a kind reads off the mark without knowing the
-// address family.
-var kindCodes = map[Kinds]uint32{KindDHCP: 1, KindRS: 2, KindNS: 3, KindDHCPv6: 4}
-
 const kindField uint32 = 0b111
 
 // DefaultMark returns the default [general] mark and mark_mask.
@@ -41,20 +36,20 @@ func DefaultMark() (mark, mask uint32) { return defaultMark, defaultMarkMask }
 // bits of the mask. It returns 0 when k is not exactly one kind.
 func MarkFor(cfg Config, k Kinds) uint32 {
 	cfg = cfg.withDefaults()
-	code, ok := kindCodes[k]
+	ki, ok := k.info()
 	if !ok {
 		return 0
 	}
-	return cfg.Mark | code<<bits.TrailingZeros32(cfg.MarkMask)
+	return cfg.Mark | ki.Code<<bits.TrailingZeros32(cfg.MarkMask)
 }
 
 // KindOf returns the kind a packet mark carries under cfg's mask, or 0
 // when the mark holds none of ours.
 func KindOf(cfg Config, mark uint32) Kinds {
 	cfg = cfg.withDefaults()
-	for k := range kindCodes {
-		if mark&cfg.MarkMask == MarkFor(cfg, k) {
-			return k
+	for _, ki := range KindTable {
+		if mark&cfg.MarkMask == MarkFor(cfg, ki.Kind) {
+			return ki.Kind
 		}
 	}
 	return 0
@@ -69,21 +64,31 @@ func Unmark(cfg Config, mark uint32) uint32 {
 	return mark &^ cfg.MarkMask
 }
 
-// validateMark checks that the kind codes fit under the mask without
-// touching the base bits.
-func validateMark(mark, mask uint32) error {
+// MarkError is a [general] mark or mark_mask that cannot carry the kinds.
+type MarkError struct {
+	Key string // "mark" or "mark_mask": the setting at fault
+	Err error
+}
+
+func (e *MarkError) Error() string { return e.Key + ": " + e.Err.Error() }
+func (e *MarkError) Unwrap() error { return e.Err }
+
+// ValidateMark checks that the kind codes fit under the mask without
+// touching the base bits. Its errors are *MarkError.
+func ValidateMark(mark, mask uint32) error {
+	bad := func(key, format string, a ...any) error { return &MarkError{Key: key, Err: fmt.Errorf(format, a...)} }
 	if mask == 0 {
-		return fmt.Errorf("mark_mask is 0")
+		return bad("mark_mask", "must not be 0")
 	}
 	if mark&^mask != 0 {
-		return fmt.Errorf("mark %#x has bits outside mark_mask %#x", mark, mask)
+		return bad("mark", "%#x has bits outside mark_mask %#x", mark, mask)
 	}
 	field := kindField << bits.TrailingZeros32(mask)
 	if bits.TrailingZeros32(mask) > 29 || field&^mask != 0 {
-		return fmt.Errorf("mark_mask %#x: its lowest three bits must be contiguous (they hold the kind)", mask)
+		return bad("mark_mask", "%#x: its lowest three bits must be contiguous (they hold the packet kind)", mask)
 	}
 	if mark&field != 0 {
-		return fmt.Errorf("mark %#x overlaps the kind bits %#x of mark_mask %#x", mark, field, mask)
+		return bad("mark", "%#x overlaps the kind bits %#x of mark_mask %#x", mark, field, mask)
 	}
 	return nil
 }

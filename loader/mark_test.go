@@ -57,14 +57,14 @@ func TestValidateMark(t *testing.T) {
 	}{
 		{0, 0x0e000000, ""},
 		{0xf0000000, 0xf7000000, ""},
-		{0, 0, "mark_mask is 0"},
-		{0x1, 0x0e000000, "mark 0x1 has bits outside mark_mask 0xe000000"},
-		{0, 0x0a000000, "mark_mask 0xa000000: its lowest three bits must be contiguous (they hold the kind)"},
-		{0, 0xc0000000, "mark_mask 0xc0000000: its lowest three bits must be contiguous (they hold the kind)"},
-		{0x20, 0x70, "mark 0x20 overlaps the kind bits 0x70 of mark_mask 0x70"},
+		{0, 0, "mark_mask: must not be 0"},
+		{0x1, 0x0e000000, "mark: 0x1 has bits outside mark_mask 0xe000000"},
+		{0, 0x0a000000, "mark_mask: 0xa000000: its lowest three bits must be contiguous (they hold the packet kind)"},
+		{0, 0xc0000000, "mark_mask: 0xc0000000: its lowest three bits must be contiguous (they hold the packet kind)"},
+		{0x20, 0x70, "mark: 0x20 overlaps the kind bits 0x70 of mark_mask 0x70"},
 	} {
-		if got := errString(validateMark(tt.mark, tt.mask)); got != tt.want {
-			t.Errorf("validateMark(%#x, %#x) = %q, want %q", tt.mark, tt.mask, got, tt.want)
+		if got := errString(ValidateMark(tt.mark, tt.mask)); got != tt.want {
+			t.Errorf("ValidateMark(%#x, %#x) = %q, want %q", tt.mark, tt.mask, got, tt.want)
 		}
 	}
 }
@@ -90,21 +90,23 @@ func TestKindsString(t *testing.T) {
 	}
 }
 
-func TestParseAttachMode(t *testing.T) {
+func TestAttachModeText(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
 		want AttachMode
 		err  string
 	}{
-		{"auto", AttachAuto, ""}, {"", AttachAuto, ""}, {"tcx", AttachTCX, ""}, {"tc", AttachTC, ""},
-		{"xdp", 0, `attach "xdp": want auto, tcx or tc`},
+		{"auto", AttachAuto, ""}, {"tcx", AttachTCX, ""}, {"tc", AttachTC, ""},
+		{"xdp", 0, `"xdp" is not one of auto, tcx, tc`},
+		{"", 0, `"" is not one of auto, tcx, tc`},
 	} {
-		got, err := ParseAttachMode(tt.in)
+		var got AttachMode
+		err := got.UnmarshalText([]byte(tt.in))
 		if got != tt.want || errString(err) != tt.err {
-			t.Errorf("ParseAttachMode(%q) = %v, %q; want %v, %q", tt.in, got, errString(err), tt.want, tt.err)
+			t.Errorf("UnmarshalText(%q) = %v, %q; want %v, %q", tt.in, got, errString(err), tt.want, tt.err)
 		}
-		if tt.err == "" && tt.in != "" && got.String() != tt.in {
-			t.Errorf("%v.String() = %q", got, got.String())
+		if back, _ := got.MarshalText(); tt.err == "" && string(back) != tt.in {
+			t.Errorf("%v.MarshalText() = %q", got, back)
 		}
 	}
 }

@@ -24,10 +24,10 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		want string
 	}{
 		{Config{PinPath: "relative"}, `loader config: bpf_pin_path "relative" is not absolute`},
-		{Config{Mark: 1, MarkMask: 0x0e000000}, "loader config: mark 0x1 has bits outside mark_mask 0xe000000"},
+		{Config{Mark: 1, MarkMask: 0x0e000000}, "loader config: mark: 0x1 has bits outside mark_mask 0xe000000"},
 		{Config{Attach: 7}, "loader config: attach: unknown mode 7"},
-		{Config{Limit: RateLimit{PerSecond: 10}}, "loader config: rate limit 10/s burst 0: burst must be at least 1"},
-		{Config{Limit: RateLimit{PerSecond: 2e9, Burst: 1}}, "loader config: rate limit 2000000000/s: at most 1000000000/s"},
+		{Config{Limit: RateLimit{PerSecond: 10}}, "loader config: rate limit 10/s burst 0: burst must be 1-1000000"},
+		{Config{Limit: RateLimit{PerSecond: 2e9, Burst: 1}}, "loader config: rate limit 2000000000/s burst 1: at most 1000000000/s"},
 		{Config{Chain: strings.Repeat("C", 29)}, `loader config: chain "` + strings.Repeat("C", 29) + `" longer than iptables' 28 characters`},
 	} {
 		if _, err := Open(tt.cfg); errString(err) != tt.want {

@@ -14,48 +14,82 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Queues are the NFQUEUE numbers per kind; -1 disables a kind. With
+// NoQueue is the queue number of a kind that is not steered.
+const NoQueue = -1
+
+// Queues are the NFQUEUE numbers per kind, in KindTable's order. With
 // Balance > 1 each kind's packets are spread over Balance queues from its
 // number up, by the CPU that handles the packet (--queue-cpu-fanout): the
 // reader of queue n+i runs on a CPU c with c % Balance == i, so a request
 // is answered on the CPU it arrived on. A flow hash would not spread them:
 // every DHCPDISCOVER is 0.0.0.0 to 255.255.255.255.
 type Queues struct {
-	DHCP, RS, NS, DHCPv6 int
-	Balance              int
+	Num     [len(KindTable)]int // NoQueue: the kind is not steered
+	Balance int
 }
 
-// family is one of iptables / ip6tables with the kinds it steers.
+// NoQueues steers no kind.
+func NoQueues() Queues {
+	var q Queues
+	for i := range q.Num {
+		q.Num[i] = NoQueue
+	}
+	return q
+}
+
+// Of returns k's first queue, or NoQueue.
+func (q Queues) Of(k Kinds) int {
+	for i, ki := range KindTable {
+		if ki.Kind == k {
+			return q.Num[i]
+		}
+	}
+	return NoQueue
+}
+
+// Kinds returns the kinds that have a queue.
+func (q Queues) Kinds() Kinds {
+	var k Kinds
+	for i, ki := range KindTable {
+		if q.Num[i] != NoQueue {
+			k |= ki.Kind
+		}
+	}
+	return k
+}
+
+// Names returns every queue of every steered kind (Balance of them from
+// its number up), with its kind's name.
+func (q Queues) Names() map[uint16]string {
+	out := make(map[uint16]string)
+	for i, ki := range KindTable {
+		if q.Num[i] == NoQueue {
+			continue
+		}
+		for j := range max(q.Balance, 1) {
+			out[uint16(q.Num[i]+j)] = ki.Name
+		}
+	}
+	return out
+}
+
+// family is one of iptables / ip6tables.
 type family struct {
 	bin, restore string
-	kinds        []Kinds
+	ipv6         bool // steers the kinds with KindInfo.IPv6
 }
 
 var families = []family{
-	{bin: "iptables", restore: "iptables-restore", kinds: []Kinds{KindDHCP}},
-	{bin: "ip6tables", restore: "ip6tables-restore", kinds: []Kinds{KindRS, KindNS, KindDHCPv6}},
-}
-
-func (q Queues) of(k Kinds) int {
-	switch k {
-	case KindDHCP:
-		return q.DHCP
-	case KindRS:
-		return q.RS
-	case KindNS:
-		return q.NS
-	case KindDHCPv6:
-		return q.DHCPv6
-	}
-	return -1
+	{bin: "iptables", restore: "iptables-restore"},
+	{bin: "ip6tables", restore: "ip6tables-restore", ipv6: true},
 }
 
 func (q Queues) validate() error {
-	for _, kn := range kindNames {
-		if n := q.of(kn.k); n < -1 || n > 65535 {
-			return fmt.Errorf("%s queue %d: want 0-65535, or -1 for disabled", kn.name, n)
+	for i, ki := range KindTable {
+		if n := q.Num[i]; n < NoQueue || n > 65535 {
+			return fmt.Errorf("%s queue %d: want 0-65535, or -1 for disabled", ki.Name, n)
 		} else if n >= 0 && n+max(q.Balance, 1)-1 > 65535 {
-			return fmt.Errorf("%s queue %d with balance %d: runs past queue 65535", kn.name, n, q.Balance)
+			return fmt.Errorf("%s queue %d with balance %d: runs past queue 65535", ki.Name, n, q.Balance)
 		}
 	}
 	return nil
@@ -68,9 +102,9 @@ func (q Queues) validate() error {
 func restoreInput(cfg Config, q Queues, fam family) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*mangle\n:%s - [0:0]\n", cfg.Chain)
-	for _, k := range fam.kinds {
-		n := q.of(k)
-		if n < 0 {
+	for i, ki := range KindTable {
+		n := q.Num[i]
+		if ki.IPv6 != fam.ipv6 || n == NoQueue {
 			continue
 		}
 		// --queue-bypass: with no daemon reading the queue, packets go on
@@ -80,7 +114,7 @@ func restoreInput(cfg Config, q Queues, fam family) string {
 			target = fmt.Sprintf("--queue-balance %d:%d --queue-cpu-fanout", n, n+q.Balance-1)
 		}
 		fmt.Fprintf(&b, "-A %s -m mark --mark %#x/%#x -m comment --comment \"nfdhcpd %s\" -j NFQUEUE %s --queue-bypass\n",
-			cfg.Chain, MarkFor(cfg, k), cfg.MarkMask, k, target)
+			cfg.Chain, MarkFor(cfg, ki.Kind), cfg.MarkMask, ki.Name, target)
 	}
 	b.WriteString("COMMIT\n")
 	return b.String()
@@ -128,9 +162,11 @@ func InstallRules(ctx context.Context, cfg Config, q Queues) error {
 			}
 		}
 	}
-	cfg.Logger.Info("netfilter rules installed", "chain", cfg.Chain,
-		"mark", fmt.Sprintf("%#x/%#x", cfg.Mark, cfg.MarkMask),
-		"dhcp_queue", q.DHCP, "rs_queue", q.RS, "ns_queue", q.NS, "dhcpv6_queue", q.DHCPv6, "queue_balance", max(q.Balance, 1))
+	attrs := []any{"chain", cfg.Chain, "mark", fmt.Sprintf("%#x/%#x", cfg.Mark, cfg.MarkMask)}
+	for i, ki := range KindTable {
+		attrs = append(attrs, ki.Name+"_queue", q.Num[i])
+	}
+	cfg.Logger.Info("netfilter rules installed", append(attrs, "queue_balance", max(q.Balance, 1))...)
 	return nil
 }
 

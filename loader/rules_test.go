@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -18,7 +19,7 @@ import (
 
 func TestRestoreInput(t *testing.T) {
 	cfg := Config{Chain: "NFDHCPD"}.withDefaults()
-	q := Queues{DHCP: 42, RS: 43, NS: -1, DHCPv6: 45}
+	q := Queues{Num: [4]int{42, 43, NoQueue, 45}}
 	got := []string{restoreInput(cfg, q, families[0]), restoreInput(cfg, q, families[1])}
 	want := []string{
 		"*mangle\n:NFDHCPD - [0:0]\n" +
@@ -34,7 +35,7 @@ func TestRestoreInput(t *testing.T) {
 			t.Errorf("%s input:\n%s\nwant:\n%s", families[i].restore, got[i], want[i])
 		}
 	}
-	q = Queues{DHCP: 42, RS: -1, NS: -1, DHCPv6: -1, Balance: 2}
+	q = Queues{Num: [4]int{42, NoQueue, NoQueue, NoQueue}, Balance: 2}
 	if got, want := restoreInput(cfg, q, families[0]), "*mangle\n:NFDHCPD - [0:0]\n"+
 		"-A NFDHCPD -m mark --mark 0x2000000/0xe000000 -m comment --comment \"nfdhcpd dhcp\" -j NFQUEUE --queue-balance 42:43 --queue-cpu-fanout --queue-bypass\n"+
 		"COMMIT\n"; got != want {
@@ -47,11 +48,11 @@ func TestQueuesValidate(t *testing.T) {
 		q    Queues
 		want string
 	}{
-		{Queues{0, 65535, -1, 1, 0}, ""},
-		{Queues{-2, 1, 1, 1, 0}, "dhcp queue -2: want 0-65535, or -1 for disabled"},
-		{Queues{1, 1, 65536, 1, 0}, "ns queue 65536: want 0-65535, or -1 for disabled"},
-		{Queues{0, 65534, -1, 1, 2}, ""},
-		{Queues{0, 65535, -1, 1, 2}, "rs queue 65535 with balance 2: runs past queue 65535"},
+		{Queues{[4]int{0, 65535, -1, 1}, 0}, ""},
+		{Queues{[4]int{-2, 1, 1, 1}, 0}, "dhcp queue -2: want 0-65535, or -1 for disabled"},
+		{Queues{[4]int{1, 1, 65536, 1}, 0}, "ns queue 65536: want 0-65535, or -1 for disabled"},
+		{Queues{[4]int{0, 65534, -1, 1}, 2}, ""},
+		{Queues{[4]int{0, 65535, -1, 1}, 2}, "rs queue 65535 with balance 2: runs past queue 65535"},
 	} {
 		err := tt.q.validate()
 		if got := errString(err); got != tt.want {
@@ -91,7 +92,7 @@ func chainRules(t *testing.T, bin, chain string) (rules []string, jumps int) {
 func TestInstallRulesIdempotent(t *testing.T) {
 	lab := newLab(t)
 	cfg := lab.config(t, AttachAuto)
-	q := Queues{DHCP: 42, RS: 43, NS: 44, DHCPv6: 45}
+	q := Queues{Num: [4]int{42, 43, 44, 45}}
 	t.Cleanup(func() { RemoveRules(context.Background(), cfg) })
 	for range 2 {
 		if err := InstallRules(context.Background(), cfg, q); err != nil {
@@ -99,7 +100,7 @@ func TestInstallRulesIdempotent(t *testing.T) {
 		}
 	}
 	// A changed configuration replaces the rules, it does not add to them.
-	q.NS = 46
+	q.Num[2] = 46 // ns
 	if err := InstallRules(context.Background(), cfg, q); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestMarkedPacketReachesRules(t *testing.T) {
 			cfg := lab.config(t, mode)
 			l := openLoader(t, cfg)
 			t.Cleanup(func() { RemoveRules(context.Background(), cfg) })
-			if err := InstallRules(context.Background(), cfg, Queues{DHCP: 42, RS: 43, NS: 44, DHCPv6: 45}); err != nil {
+			if err := InstallRules(context.Background(), cfg, Queues{Num: [4]int{42, 43, 44, 45}}); err != nil {
 				t.Fatal(err)
 			}
 			if err := l.Attach(Iface{Index: host.Attrs().Index, Name: "tap0", MAC: vmMAC, Kinds: AllKinds}); err != nil {
@@ -251,12 +252,35 @@ func TestInstallRulesCancelled(t *testing.T) {
 	t.Cleanup(func() { RemoveRules(context.Background(), cfg) })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := InstallRules(ctx, cfg, Queues{DHCP: 42, RS: 43, NS: 44, DHCPv6: 45}); !errors.Is(err, context.Canceled) {
+	if err := InstallRules(ctx, cfg, Queues{Num: [4]int{42, 43, 44, 45}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("InstallRules with a cancelled context: %v, want context.Canceled", err)
 	}
 	for _, bin := range []string{"iptables", "ip6tables"} {
 		if err := exec.Command(bin, "-w", "-t", "mangle", "-S", cfg.Chain).Run(); err == nil {
 			t.Errorf("%s: chain %s was made", bin, cfg.Chain)
 		}
+	}
+}
+
+func TestQueuesByKind(t *testing.T) {
+	q := Queues{Num: [4]int{42, NoQueue, 44, 45}, Balance: 2}
+	if got := q.Of(KindNS); got != 44 {
+		t.Errorf("Of(ns) = %d, want 44", got)
+	}
+	if got := q.Of(KindRS); got != NoQueue {
+		t.Errorf("Of(rs) = %d, want NoQueue", got)
+	}
+	if got := q.Kinds(); got != KindDHCP|KindNS|KindDHCPv6 {
+		t.Errorf("Kinds() = %v", got)
+	}
+	want := map[uint16]string{42: "dhcp", 43: "dhcp", 44: "ns", 45: "ns"}
+	// 45 is both ns's second queue and dhcpv6's first: overlapping ranges
+	// are the configuration's to refuse; the later kind wins here.
+	want[45], want[46] = "dhcpv6", "dhcpv6"
+	if got := q.Names(); !maps.Equal(got, want) {
+		t.Errorf("Names() = %v, want %v", got, want)
+	}
+	if got := NoQueues().Kinds(); got != 0 {
+		t.Errorf("NoQueues().Kinds() = %v", got)
 	}
 }

@@ -21,6 +21,21 @@ type Stats struct {
 	Unconfigured         uint64 // matching packet before the config map was written
 }
 
+// Of returns k's counters when k is exactly one kind.
+func (s *Stats) Of(k Kinds) *KindStats {
+	switch k {
+	case KindDHCP:
+		return &s.DHCP
+	case KindRS:
+		return &s.RS
+	case KindNS:
+		return &s.NS
+	case KindDHCPv6:
+		return &s.DHCPv6
+	}
+	return nil
+}
+
 // Stats reads the per-CPU counters and sums them.
 func (l *Loader) Stats() (Stats, error) {
 	l.mu.Lock()

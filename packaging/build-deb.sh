@@ -26,7 +26,7 @@ put 0755 "$bin" /usr/sbin/nfdhcpd
 # The original's sample configuration, with the package's own user instead
 # of nobody (sysusers.conf).
 install -d -m 0755 "$stage/etc/nfdhcpd"
-sed 's/^user = nobody /user = nfdhcpd /' "$top/cmd/nfdhcpd/testdata/nfdhcpd.conf" >"$stage/etc/nfdhcpd/nfdhcpd.conf"
+sed 's/^user = nobody /user = nfdhcpd /' "$top/config/testdata/nfdhcpd.conf" >"$stage/etc/nfdhcpd/nfdhcpd.conf"
 grep -q '^user = nfdhcpd ' "$stage/etc/nfdhcpd/nfdhcpd.conf" || { echo "build-deb: the sample has no 'user = nobody' line" >&2; exit 1; }
 chmod 0644 "$stage/etc/nfdhcpd/nfdhcpd.conf"
 put 0644 "$here/default" /etc/default/nfdhcpd

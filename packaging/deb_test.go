@@ -155,7 +155,7 @@ func TestDebInstall(t *testing.T) {
 
 	// The original's sample configuration, registered as a conffile, with
 	// the package's user in place of nobody and nothing else changed.
-	original, _ := os.ReadFile("../cmd/nfdhcpd/testdata/nfdhcpd.conf")
+	original, _ := os.ReadFile("../config/testdata/nfdhcpd.conf")
 	sample, err := os.ReadFile(filepath.Join(root, "etc/nfdhcpd/nfdhcpd.conf"))
 	wantConf := bytes.Replace(original, []byte("\nuser = nobody "), []byte("\nuser = nfdhcpd "), 1)
 	if err != nil || !bytes.Equal(sample, wantConf) || bytes.Equal(sample, original) {

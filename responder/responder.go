@@ -5,6 +5,7 @@
 package responder
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 )
@@ -33,6 +34,20 @@ func (m IPv6Mode) String() string {
 		return "dhcpv6"
 	}
 	return "unknown"
+}
+
+// MarshalText returns the configuration file spelling.
+func (m IPv6Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses "slaac", "slaac+dhcpv6" or "dhcpv6".
+func (m *IPv6Mode) UnmarshalText(b []byte) error {
+	for _, c := range []IPv6Mode{ModeSLAAC, ModeSLAACDHCPv6, ModeDHCPv6} {
+		if string(b) == c.String() {
+			*m = c
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of slaac, slaac+dhcpv6, dhcpv6", b)
 }
 
 // Option is an extra DHCPv4 option whose payload is already encoded.

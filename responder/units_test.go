@@ -143,3 +143,17 @@ func TestNoBinding(t *testing.T) {
 		t.Errorf("RA for nil lease: %v %x", res.Outcome, res.Frame)
 	}
 }
+
+func TestIPv6ModeText(t *testing.T) {
+	for _, m := range []IPv6Mode{ModeSLAAC, ModeSLAACDHCPv6, ModeDHCPv6} {
+		b, _ := m.MarshalText()
+		var got IPv6Mode
+		if err := got.UnmarshalText(b); err != nil || got != m {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", b, got, err, m)
+		}
+	}
+	var m IPv6Mode
+	if err := m.UnmarshalText([]byte("auto")); err == nil || err.Error() != `"auto" is not one of slaac, slaac+dhcpv6, dhcpv6` {
+		t.Errorf("UnmarshalText(auto) = %v", err)
+	}
+}

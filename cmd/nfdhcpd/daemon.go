@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/nfdhcpd/nfdhcpd/config"
 	"io"
 	"os"
 	"os/exec"
@@ -30,15 +31,16 @@ const childStopWait = 2 * time.Second
 // it starts itself again in a new session with no terminal, and returns once
 // that child reports ready (exit 0) or fails (its error, exit 1), so that an
 // init script learns of a bad start.
-func runDaemon(cfg *Config, opts flags) error {
+func runDaemon(cfg *config.Config, opts flags) error {
+	so := serveOptions{Foreground: opts.Foreground, Debug: opts.Debug, JSON: opts.JSON}
 	if opts.Foreground {
-		return serve(cfg, true, opts.Debug, nil)
+		return serve(cfg, so, nil)
 	}
 	if os.Getenv(childEnv) == "" {
 		return detach(opts.StartTimeout)
 	}
 	status := &statusPipe{f: os.NewFile(3, "status")}
-	err := serve(cfg, false, opts.Debug, status)
+	err := serve(cfg, so, status)
 	if err != nil {
 		status.Failed(err) // a no-op once ready closed it
 	}

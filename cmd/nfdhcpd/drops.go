@@ -30,19 +30,15 @@ type dropWatch struct {
 }
 
 func (d *daemon) startDropWatch(ctx context.Context) {
-	w := &dropWatch{kinds: d.queueKinds(), log: d.log.With("part", "drops"),
+	w := &dropWatch{kinds: d.cfg.Steered().Names(), log: d.log.With("part", "drops"),
 		name: func(ifindex int) string {
 			if e := d.store.ByIndex(ifindex); e != nil {
 				return e.Binding.TAP
 			}
 			return "ifindex " + strconv.Itoa(ifindex)
 		}}
-	// Root-only (0440): opened now, before the daemon drops root.
-	if q, err := metrics.OpenNFQueue(metrics.ProcNFQueue); err != nil {
-		w.log.Warn("NFQUEUE overflows will not be logged", "err", err)
-	} else {
-		w.queues = q.Read
-		go func() { <-ctx.Done(); q.Close() }()
+	if d.nfqueue != nil {
+		w.queues = d.nfqueue.Read
 	}
 	if d.loader != nil {
 		w.limits = d.loader.Limits

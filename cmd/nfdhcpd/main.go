@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nfdhcpd/nfdhcpd/check"
+	"github.com/nfdhcpd/nfdhcpd/config"
 	"io"
 	"os"
 	"runtime/debug"
@@ -60,14 +62,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("nfdhcpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, usageText, DefaultConfigPath, DefaultStartTimeout) }
+	fs.Usage = func() { fmt.Fprintf(stderr, usageText, config.DefaultPath, DefaultStartTimeout) }
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fs.Usage = func() { fmt.Fprintf(stdout, usageText, DefaultConfigPath, DefaultStartTimeout) } // asked for: not an error
+			fs.Usage = func() { fmt.Fprintf(stdout, usageText, config.DefaultPath, DefaultStartTimeout) } // asked for: not an error
 		}
 	}
-	fs.StringVar(&f.Config, "c", DefaultConfigPath, "")
-	fs.StringVar(&f.Config, "config", DefaultConfigPath, "")
+	fs.StringVar(&f.Config, "c", config.DefaultPath, "")
+	fs.StringVar(&f.Config, "config", config.DefaultPath, "")
 	fs.BoolVar(&f.Foreground, "f", false, "")
 	fs.BoolVar(&f.Foreground, "foreground", false, "")
 	fs.BoolVar(&f.Debug, "d", false, "")
@@ -105,14 +107,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "nfdhcpd", buildVersion())
 		return 0
 	}
-	jsonOutput = opts.JSON
-	if opts.Test && opts.JSON {
-		return checkJSON(opts.Config, stdout, hostLink)
-	}
 	if opts.Test {
-		return check(opts.Config, stdout, stderr)
+		return check.Run(opts.Config, stdout, stderr, check.Options{JSON: opts.JSON})
 	}
-	cfg, err := LoadConfig(opts.Config)
+	cfg, err := config.Load(opts.Config)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -5,14 +5,28 @@ import (
 	"errors"
 	"sync/atomic"
 
+	"github.com/nfdhcpd/nfdhcpd/config"
 	"github.com/nfdhcpd/nfdhcpd/metrics"
 )
+
+// openNFQueue opens the kernel's NFQUEUE counters for the metrics and the
+// drop watch. They are root-only (0440), so this runs before the daemon
+// drops root; without them neither reports NFQUEUE drops.
+func (d *daemon) openNFQueue(ctx context.Context) {
+	q, err := metrics.OpenNFQueue(metrics.ProcNFQueue)
+	if err != nil {
+		d.log.Warn("no NFQUEUE drop counters: neither /metrics nor the log will report queue overflows", "err", err)
+		return
+	}
+	d.nfqueue = q
+	go func() { <-ctx.Done(); q.Close() }()
+}
 
 // startMetrics binds [general] metrics_listen when it is set and serves
 // /metrics, /healthz and /bindings until ctx ends. It runs before the daemon
 // drops root, so that a port below 1024 binds too. /healthz answers 503
 // until ready is set.
-func (d *daemon) startMetrics(ctx context.Context, steering Steering, ready *atomic.Bool) error {
+func (d *daemon) startMetrics(ctx context.Context, steering config.Steering, ready *atomic.Bool) error {
 	addr := d.cfg.General.MetricsListen
 	if addr == "" {
 		return nil
@@ -22,7 +36,7 @@ func (d *daemon) startMetrics(ctx context.Context, steering Steering, ready *ato
 		Steering: string(steering),
 		Stats:    &d.stats,
 		Bindings: d.store,
-		Queues:   d.queueKinds(),
+		Queues:   d.cfg.Steered().Names(),
 		Log:      d.log.With("part", "metrics"),
 		Health: func() error {
 			if !ready.Load() {
@@ -34,12 +48,8 @@ func (d *daemon) startMetrics(ctx context.Context, steering Steering, ready *ato
 	if d.loader != nil {
 		src.Classifier, src.Method = d.loader.Stats, d.loader.Method
 	}
-	// Root-only (0440): opened now, before the daemon drops root.
-	if q, err := metrics.OpenNFQueue(metrics.ProcNFQueue); err != nil {
-		d.log.Warn("no NFQUEUE drop counters", "err", err)
-	} else {
-		src.NFQueue = q
-		go func() { <-ctx.Done(); q.Close() }()
+	if d.nfqueue != nil {
+		src.NFQueue = d.nfqueue
 	}
 	srv, err := metrics.Listen(addr, metrics.NewHandler(src))
 	if err != nil {
@@ -52,25 +62,6 @@ func (d *daemon) startMetrics(ctx context.Context, steering Steering, ready *ato
 	}()
 	d.log.Info("metrics", "listen", srv.Addr().String())
 	return nil
-}
-
-// queueKinds names every queue the daemon reads by its kind, for the
-// NFQUEUE drop counters.
-func (d *daemon) queueKinds() map[uint16]string {
-	q := d.queues()
-	out := make(map[uint16]string)
-	for _, k := range []struct {
-		name string
-		num  int
-	}{{"dhcp", q.DHCP}, {"rs", q.RS}, {"ns", q.NS}, {"dhcpv6", q.DHCPv6}} {
-		if k.num < 0 {
-			continue
-		}
-		for i := range max(q.Balance, 1) {
-			out[uint16(k.num+i)] = k.name
-		}
-	}
-	return out
 }
 
 // bindingRows is the binding table SIGUSR1 logs and /bindings serves.

@@ -16,7 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/config"
 	"github.com/nfdhcpd/nfdhcpd/loader"
+	"github.com/nfdhcpd/nfdhcpd/metrics"
 	"github.com/nfdhcpd/nfdhcpd/nfq"
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
@@ -33,9 +35,17 @@ const (
 	stopWithin     = 800 * time.Millisecond
 )
 
+// serveOptions are the command line's part in serving.
+type serveOptions struct {
+	Foreground bool // log to stderr, not logdir
+	Debug      bool // log every request and binding change
+	JSON       bool // SIGUSR1's table as one JSON line
+}
+
 // daemon is the running process's state: what serve opened and must close.
 type daemon struct {
-	cfg      *Config
+	cfg      *config.Config
+	opts     serveOptions
 	status   *statusPipe // the detached child's report to its launcher; nil with -f
 	log      *slog.Logger
 	logFile  *logFile
@@ -49,12 +59,13 @@ type daemon struct {
 	// changes followBindings then finds already done.
 	reconciled map[*binding.Entry]bool
 	stats      nfq.Stats
+	nfqueue    *metrics.NFQueueFile // nil when it could not be opened
 
 	storeDone    chan error
 	readers      []*nfq.Reader
 	readerFailed chan error
 	readersDone  sync.WaitGroup
-	steering     Steering
+	steering     config.Steering
 	acct         account
 
 	// Set up by start, undone by stop: see onUndo. logger is the log once
@@ -72,18 +83,18 @@ type daemon struct {
 // set up. status, when not nil, learns the start-up's log lines, then
 // that the daemon is ready, every existing binding steered and every queue
 // read, or why it is not.
-func serve(cfg *Config, foreground, debug bool, status *statusPipe) (err error) {
+func serve(cfg *config.Config, opts serveOptions, status *statusPipe) (err error) {
 	// The signals are ours from the start: the default action would kill
 	// the daemon half set up, with its rules and chain left behind.
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sig)
-	d := &daemon{cfg: cfg, status: status}
+	d := &daemon{cfg: cfg, opts: opts, status: status}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	started := make(chan error, 1)
-	go func() { started <- d.start(ctx, foreground, debug) }()
+	go func() { started <- d.start(ctx) }()
 	var held []os.Signal // SIGHUP and SIGUSR1 during start-up, served once ready
 	for waiting := true; waiting; {
 		select {
@@ -159,14 +170,14 @@ func signalName(s os.Signal) string {
 // needs root; then, as [general] user, everything that reads a binding
 // file. Each step that changes the host registers its undo (onUndo). It
 // stops early, with ctx's error, once ctx is cancelled.
-func (d *daemon) start(ctx context.Context, foreground, debug bool) error {
+func (d *daemon) start(ctx context.Context) error {
 	cfg := d.cfg
 	acct, err := d.account()
 	if err != nil {
 		return err
 	}
 	d.acct = acct
-	if err := d.openLog(foreground, debug); err != nil {
+	if err := d.openLog(); err != nil {
 		return err
 	}
 	if err := d.lockPidFile(); err != nil {
@@ -176,7 +187,7 @@ func (d *daemon) start(ctx context.Context, foreground, debug bool) error {
 		return err
 	}
 
-	d.settings = responderSettings(cfg)
+	d.settings = cfg.Responder()
 	d.store = binding.NewStore(cfg.General.DataPath, binding.Options{
 		Logger:  d.log.With("part", "bindings"),
 		Prepare: nfq.Preparer(d.settings, d.log.With("part", "bindings")),
@@ -184,7 +195,7 @@ func (d *daemon) start(ctx context.Context, foreground, debug bool) error {
 	// Subscribe before the store runs, so that the loader sees every change
 	// from the first listing on, also a TAP gone before it attached.
 	var changes <-chan binding.Change
-	if cfg.General.Steering != SteeringIPTables {
+	if cfg.General.Steering != config.SteeringIPTables {
 		changes = d.store.Changes()
 	}
 	if d.steering, err = d.startSteering(ctx, changes); err != nil {
@@ -198,6 +209,7 @@ func (d *daemon) start(ctx context.Context, foreground, debug bool) error {
 		return err
 	}
 	var serving atomic.Bool // /healthz: ok once ready
+	d.openNFQueue(ctx)
 	if err := d.startMetrics(ctx, d.steering, &serving); err != nil {
 		return err
 	}
@@ -289,9 +301,9 @@ func (d *daemon) logf() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
-func (d *daemon) openLog(foreground, debug bool) error {
+func (d *daemon) openLog() error {
 	var w io.Writer = os.Stderr
-	if !foreground && d.cfg.General.LogDir != "" {
+	if !d.opts.Foreground && d.cfg.General.LogDir != "" {
 		dir, mine, err := d.ownDir(d.cfg.General.LogDir)
 		if err != nil {
 			return fmt.Errorf("logdir: %w", err)
@@ -313,7 +325,7 @@ func (d *daemon) openLog(foreground, debug bool) error {
 		w = teeStatus{w, d.status}
 	}
 	level := slog.LevelInfo
-	if debug {
+	if d.opts.Debug {
 		level = slog.LevelDebug
 	}
 	d.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
@@ -400,27 +412,17 @@ func (d *daemon) account() (account, error) {
 }
 
 func (d *daemon) openReaders() ([]*nfq.Reader, error) {
-	type q struct {
-		name string
-		num  int
-		on   bool
-	}
-	queues := []q{
-		{"dhcp", d.cfg.DHCP.Queue, d.cfg.DHCP.Enable},
-		{"rs", d.cfg.IPv6.RSQueue, d.cfg.IPv6.Enable},
-		{"ns", d.cfg.IPv6.NSQueue, d.cfg.IPv6.Enable},
-		{"dhcpv6", d.cfg.IPv6.DHCPv6Queue, d.cfg.IPv6.Enable},
-	}
+	q := d.cfg.Steered()
 	var readers []*nfq.Reader
-	for _, q := range queues {
-		if !q.on || q.num == NoQueue {
+	for i, k := range loader.KindTable {
+		if q.Num[i] == loader.NoQueue {
 			continue
 		}
 		// queue_balance: one reader per queue of the kind's range, each
 		// with its own Handler (a Responder is not shared between threads).
-		n := max(d.cfg.General.QueueBalance, 1)
-		for i := range n {
-			rc := nfq.ReaderConfig{Name: q.name, Queue: uint16(q.num + i), Balance: n, Index: i}
+		n := max(q.Balance, 1)
+		for j := range n {
+			rc := nfq.ReaderConfig{Name: k.Name, Queue: uint16(q.Num[i] + j), Balance: n, Index: j}
 			if d.loader != nil {
 				rc.MarkMask = d.lcfg.MarkMask
 			}
@@ -482,36 +484,9 @@ func (d *daemon) serveSignal(s os.Signal) bool {
 func (d *daemon) logTable() {
 	rows := d.bindingRows()
 	d.log.Info("binding table", "files", len(rows), "active", len(d.store.Entries()))
-	if err := writeBindingTable(d.logOut, rows, jsonOutput); err != nil {
+	if err := metrics.WriteTable(d.logOut, rows, d.opts.JSON); err != nil {
 		d.log.Warn("cannot write the binding table", "err", err)
 	}
-}
-
-// responderSettings turns the configuration into the responder's settings.
-func responderSettings(cfg *Config) *responder.Settings {
-	s := &responder.Settings{
-		ServerIP:      cfg.DHCP.ServerIP,
-		ServerOnLink:  cfg.DHCP.ServerOnLink,
-		LeaseLifetime: uint32(cfg.DHCP.LeaseLifetime / time.Second),
-		LeaseRenewal:  uint32(cfg.DHCP.LeaseRenewal / time.Second),
-		Nameservers:   cfg.DHCP.Nameservers,
-		Domain:        cfg.DHCP.Domain,
-		RAPeriod:      uint32(cfg.IPv6.RAPeriod / time.Second),
-		Nameservers6:  cfg.IPv6.Nameservers,
-		Domains6:      cfg.IPv6.Domains,
-	}
-	for _, o := range cfg.DHCP.Options {
-		s.Options = append(s.Options, responder.Option{Code: o.Code, Data: o.Data})
-	}
-	switch cfg.IPv6.Mode {
-	case ModeSLAAC:
-		s.Mode = responder.ModeSLAAC
-	case ModeDHCPv6:
-		s.Mode = responder.ModeDHCPv6
-	default:
-		s.Mode = responder.ModeSLAACDHCPv6
-	}
-	return s
 }
 
 // within runs fn, waiting for it until ctx is done.

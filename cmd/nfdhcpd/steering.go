@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/config"
 	"github.com/nfdhcpd/nfdhcpd/loader"
 )
 
@@ -15,16 +16,16 @@ import (
 // configuration asks for it, falling back from auto to iptables with the
 // reason logged. It returns the mode in force. The classifier is attached
 // by reconcile, after the privilege drop, once the bindings are read.
-func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Change) (Steering, error) {
+func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Change) (config.Steering, error) {
 	g := d.cfg.General
-	if g.Steering == SteeringIPTables {
-		return SteeringIPTables, nil
+	if g.Steering == config.SteeringIPTables {
+		return config.SteeringIPTables, nil
 	}
 	steering, err := d.startTC(ctx)
 	if err != nil {
 		return "", err
 	}
-	if steering == SteeringTC {
+	if steering == config.SteeringTC {
 		return steering, nil // followSteering takes changes from here
 	}
 	// Fallen back to iptables: nobody attaches, but the store's queue of
@@ -41,20 +42,15 @@ func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Chang
 	return steering, nil
 }
 
-func (d *daemon) startTC(ctx context.Context) (Steering, error) {
+func (d *daemon) startTC(ctx context.Context) (config.Steering, error) {
 	g := d.cfg.General
-	attach, err := loader.ParseAttachMode(string(g.Attach))
-	if err != nil {
-		return "", err
-	}
-	d.lcfg = loader.Config{PinPath: g.BPFPinPath, Mark: g.Mark, MarkMask: g.MarkMask,
-		Attach: attach, Logger: d.log.With("part", "loader"),
-		Limit: loader.RateLimit{PerSecond: g.RateLimit.PerSecond, Burst: g.RateLimit.Burst}}
+	d.lcfg = d.cfg.Loader()
+	d.lcfg.Logger = d.log.With("part", "loader")
 	l, err := loader.Open(d.lcfg)
 	if err != nil {
-		if g.Steering == SteeringAuto && errors.Is(err, loader.ErrUnsupported) {
+		if g.Steering == config.SteeringAuto && errors.Is(err, loader.ErrUnsupported) {
 			d.log.Warn("tc steering unavailable, using iptables steering (the administrator's rules)", "reason", err.Error())
-			return SteeringIPTables, nil
+			return config.SteeringIPTables, nil
 		}
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
@@ -71,7 +67,7 @@ func (d *daemon) startTC(ctx context.Context) (Steering, error) {
 			d.logf().Warn("cannot remove netfilter rules", "err", err)
 		}
 	})
-	if err := loader.InstallRules(ctx, d.lcfg, d.queues()); err != nil {
+	if err := loader.InstallRules(ctx, d.lcfg, d.cfg.Steered()); err != nil {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
 	// The pin folder is the daemon's: after dropping root it pins the links
@@ -79,7 +75,7 @@ func (d *daemon) startTC(ctx context.Context) (Steering, error) {
 	if err := chownTree(g.BPFPinPath, d.acct); err != nil {
 		return "", fmt.Errorf("tc steering: %w", err)
 	}
-	return SteeringTC, nil
+	return config.SteeringTC, nil
 }
 
 // reconcile attaches the classifier to every bound TAP and removes what
@@ -162,42 +158,11 @@ func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Chan
 	}
 }
 
-func (d *daemon) queues() loader.Queues {
-	q := loader.Queues{DHCP: -1, RS: -1, NS: -1, DHCPv6: -1, Balance: d.cfg.General.QueueBalance}
-	if d.cfg.DHCP.Enable && d.cfg.DHCP.Queue != NoQueue {
-		q.DHCP = d.cfg.DHCP.Queue
-	}
-	if d.cfg.IPv6.Enable {
-		for _, p := range []struct {
-			dst *int
-			n   int
-		}{{&q.RS, d.cfg.IPv6.RSQueue}, {&q.NS, d.cfg.IPv6.NSQueue}, {&q.DHCPv6, d.cfg.IPv6.DHCPv6Queue}} {
-			if p.n != NoQueue {
-				*p.dst = p.n
-			}
-		}
-	}
-	return q
-}
-
 // iface is the classifier's view of a binding: which kinds to mark is the
 // configuration's (the responder decides what to answer).
 func (d *daemon) iface(e *binding.Entry) loader.Iface {
-	q := d.queues()
-	var k loader.Kinds
-	if q.DHCP >= 0 {
-		k |= loader.KindDHCP
-	}
-	if q.RS >= 0 {
-		k |= loader.KindRS
-	}
-	if q.NS >= 0 {
-		k |= loader.KindNS
-	}
-	if q.DHCPv6 >= 0 {
-		k |= loader.KindDHCPv6
-	}
-	return loader.Iface{Index: e.TAP.Index, Name: e.TAP.Name, MAC: e.Binding.MAC, MACSpoof: e.Binding.MACSpoof, Kinds: k}
+	return loader.Iface{Index: e.TAP.Index, Name: e.TAP.Name, MAC: e.Binding.MAC, MACSpoof: e.Binding.MACSpoof,
+		Kinds: d.cfg.Steered().Kinds()}
 }
 
 // chownTree gives dir and everything in it to acct (a no-op for root, or

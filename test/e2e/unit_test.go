@@ -77,7 +77,7 @@ func TestStartedAsUnit(t *testing.T) {
 			t.Errorf("the bpffs above the pin folder is %v, want 0700 untouched", fi.Mode().Perm())
 		}
 		// Root's /proc/net/netfilter/nfnetlink_queue, opened at start.
-		if strings.Contains(d.Log(), "NFQUEUE overflows will not be logged") {
+		if strings.Contains(d.Log(), "no NFQUEUE drop counters") {
 			t.Errorf("the NFQUEUE counters were not opened at start:\n%s", d.Log())
 		}
 		got, err := vm.Udhcpc()

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"net/netip"
@@ -8,39 +8,43 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/loader"
+	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
 var cmpAddr = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
 // TestSeedSampleConfig loads the seed README's sample configuration unchanged.
 func TestSeedSampleConfig(t *testing.T) {
-	cfg, err := LoadConfig("testdata/nfdhcpd.conf")
+	cfg, err := Load("testdata/nfdhcpd.conf")
 	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	want := &Config{
 		Path: "testdata/nfdhcpd.conf",
 		General: General{
 			PIDFile: "/var/run/nfdhcpd/nfdhcpd.pid", DataPath: "/var/lib/nfdhcpd", LogDir: "/var/log/nfdhcpd",
 			User: "nobody", Steering: SteeringAuto, BPFPinPath: "/sys/fs/bpf/nfdhcpd",
-			Mark: 0, MarkMask: 0x0e000000, Attach: AttachAuto, QueueBalance: 1,
-			RateLimit: RateLimit{PerSecond: 200, Burst: 50},
+			Mark: 0, MarkMask: 0x0e000000, Attach: loader.AttachAuto,
+			RateLimit: loader.RateLimit{PerSecond: 200, Burst: 50},
 		},
 		DHCP: DHCP{
 			Enable: true, LeaseLifetime: 604800 * time.Second, LeaseRenewal: 3600 * time.Second,
-			ServerIP: netip.MustParseAddr("192.0.2.1"), ServerOnLink: false, Queue: 42,
+			ServerIP: netip.MustParseAddr("192.0.2.1"), ServerOnLink: false,
 			Nameservers: []netip.Addr{netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")},
 			Domain:      "example.com",
 		},
 		IPv6: IPv6{
-			Enable: true, Mode: ModeSLAACDHCPv6, ModeSetting: ModeAuto, RAPeriod: 300 * time.Second,
-			RSQueue: 43, NSQueue: 44, DHCPv6Queue: 45,
+			Enable: true, Mode: responder.ModeSLAACDHCPv6, ModeAuto: true, RAPeriod: 300 * time.Second,
 			Nameservers: []netip.Addr{netip.MustParseAddr("2001:db8:100::1"), netip.MustParseAddr("2001:db8:200::2")},
 			Domains:     []string{"example.com"},
 		},
+		Queues: loader.Queues{Num: [4]int{42, 43, 44, 45}, Balance: 1},
 	}
-	if diff := cmp.Diff(want, cfg, cmpAddr); diff != "" {
+	if diff := cmp.Diff(want, cfg, cmpAddr, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -62,13 +66,13 @@ func TestConfigValues(t *testing.T) {
 		check func(*Config) string
 	}{
 		{"defaults and auto -> slaac", base, func(c *Config) string {
-			if c.IPv6.Mode != ModeSLAAC || c.IPv6.DHCPv6Queue != NoQueue || c.DHCP.LeaseLifetime != 604800*time.Second || c.General.User != "nobody" {
+			if c.IPv6.Mode != responder.ModeSLAAC || c.Queues.Of(loader.KindDHCPv6) != loader.NoQueue || c.DHCP.LeaseLifetime != 604800*time.Second || c.General.User != "nobody" {
 				return "defaults"
 			}
 			return ""
 		}},
 		{"auto -> dhcpv6", "[dhcp]\nenable_dhcp = no\n[ipv6]\ndhcpv6_queue = 45\n", func(c *Config) string {
-			if c.IPv6.Mode != ModeDHCPv6 || c.DHCP.Enable {
+			if c.IPv6.Mode != responder.ModeDHCPv6 || c.DHCP.Enable {
 				return "mode"
 			}
 			return ""
@@ -77,7 +81,7 @@ func TestConfigValues(t *testing.T) {
 			func(c *Config) string {
 				g := c.General
 				if g.Steering != SteeringTC || g.BPFPinPath != "/sys/fs/bpf/x" || g.Mark != 0x80000000 || g.MarkMask != 0xf0000000 ||
-					g.Attach != AttachTCX || g.MetricsListen != "127.0.0.1:9100" || g.RateLimit != (RateLimit{PerSecond: 20, Burst: 5}) || g.User != "daemon" || c.DHCP.Enable || c.IPv6.Enable {
+					g.Attach != loader.AttachTCX || g.MetricsListen != "127.0.0.1:9100" || g.RateLimit != (loader.RateLimit{PerSecond: 20, Burst: 5}) || g.User != "daemon" || c.DHCP.Enable || c.IPv6.Enable {
 					return "general"
 				}
 				return ""
@@ -99,9 +103,9 @@ func TestConfigValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("nfdhcpd.conf", strings.NewReader(tt.in))
+			c, err := Parse("nfdhcpd.conf", strings.NewReader(tt.in))
 			if err != nil {
-				t.Fatalf("ParseConfig: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			if what := tt.check(c); what != "" {
 				t.Errorf("%s wrong: %+v", what, c)
@@ -179,9 +183,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("nfdhcpd.conf", strings.NewReader(tt.in))
+			c, err := Parse("nfdhcpd.conf", strings.NewReader(tt.in))
 			if err == nil {
-				t.Fatalf("ParseConfig succeeded: %+v", c)
+				t.Fatalf("Parse succeeded: %+v", c)
 			}
 			if err.Error() != tt.want {
 				t.Errorf("error:\n got %s\nwant %s", err, tt.want)
@@ -190,10 +194,10 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestLoadConfigMissing(t *testing.T) {
-	_, err := LoadConfig("testdata/nope.conf")
+func TestLoadMissing(t *testing.T) {
+	_, err := Load("testdata/nope.conf")
 	if !os.IsNotExist(err) {
-		t.Errorf("LoadConfig of a missing file: %v", err)
+		t.Errorf("Load of a missing file: %v", err)
 	}
 }
 
@@ -209,7 +213,7 @@ func TestClosest(t *testing.T) {
 	}
 }
 
-func FuzzParseConfig(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	seed, err := os.ReadFile("testdata/nfdhcpd.conf")
 	if err != nil {
 		f.Fatal(err)
@@ -218,18 +222,21 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(base + "[dhcp]\noptions = 121=0.0.0.0/0 192.0.2.1\n")
 	f.Add("[general]\nmark = 0x10000000\nmark_mask=0x70000000 # x\n[x]\n=\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseConfig("f.conf", strings.NewReader(s))
+		c, err := Parse("f.conf", strings.NewReader(s))
 		if (c == nil) == (err == nil) {
-			t.Fatalf("ParseConfig returned %v and %v", c, err)
+			t.Fatalf("Parse returned %v and %v", c, err)
 		}
 		if c == nil {
 			return
 		}
-		if c.DHCP.LeaseRenewal >= c.DHCP.LeaseLifetime || c.IPv6.Mode == ModeAuto || c.General.Mark&^c.General.MarkMask != 0 {
+		if c.DHCP.LeaseRenewal >= c.DHCP.LeaseLifetime || loader.ValidateMark(c.General.Mark, c.General.MarkMask) != nil {
 			t.Fatalf("accepted config breaks invariants: %+v", c)
 		}
-		if c.DHCP.Enable && c.DHCP.Queue == NoQueue {
+		if c.DHCP.Enable && c.Queues.Of(loader.KindDHCP) == loader.NoQueue {
 			t.Fatalf("DHCP enabled without a queue")
+		}
+		if c.IPv6.Enable && needs(c.IPv6.Mode)&^c.Steered().Kinds() != 0 {
+			t.Fatalf("IPv6 mode %v without its queues: %v", c.IPv6.Mode, c.Steered())
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -295,31 +295,31 @@ func TestMalformedConfigs(t *testing.T) {
 	if len(malformedConfs) < 100 {
 		t.Fatalf("only %d malformed configurations", len(malformedConfs))
 	}
-	if _, err := ParseConfig("nfdhcpd.conf", strings.NewReader(goodConf)); err != nil {
+	if _, err := Parse("nfdhcpd.conf", strings.NewReader(goodConf)); err != nil {
 		t.Fatalf("the base configuration is rejected: %v", err)
 	}
-	before := defaultConfig()
+	before := defaults()
 	for _, tt := range malformedConfs {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("nfdhcpd.conf", strings.NewReader(tt.text))
+			c, err := Parse("nfdhcpd.conf", strings.NewReader(tt.text))
 			if c != nil || err == nil {
 				t.Fatalf("accepted: %+v", c)
 			}
 			if err.Error() != tt.want {
 				t.Errorf("error:\n%s\nwant:\n%s", err, tt.want)
 			}
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) || ce.File != "nfdhcpd.conf" {
-				t.Errorf("%v is not a *ConfigError naming the file", err)
+				t.Errorf("%v is not an *Error naming the file", err)
 			}
 		})
 	}
 	// A rejected file changes nothing shared: defaults, and a good file
 	// read after them, are as before.
-	if after := defaultConfig(); !reflect.DeepEqual(before, after) {
+	if after := defaults(); !reflect.DeepEqual(before, after) {
 		t.Errorf("defaults changed: %+v", after)
 	}
-	if _, err := ParseConfig("nfdhcpd.conf", strings.NewReader(goodConf)); err != nil {
+	if _, err := Parse("nfdhcpd.conf", strings.NewReader(goodConf)); err != nil {
 		t.Errorf("the base configuration is rejected after the bad ones: %v", err)
 	}
 }

@@ -1,8 +1,8 @@
-package main
+package loader
 
 import "testing"
 
-func TestParseRateLimit(t *testing.T) {
+func TestRateLimitUnmarshalText(t *testing.T) {
 	for _, tt := range []struct {
 		in      string
 		want    RateLimit
@@ -30,15 +30,19 @@ func TestParseRateLimit(t *testing.T) {
 		{in: "0x10/s", wantErr: `"0x10/s": want RATE/s [burst N] (e.g. 200/s burst 50), or 0 for no limit`},
 		{in: "200/s burst 50 extra", wantErr: `"200/s burst 50 extra": want RATE/s [burst N] (e.g. 200/s burst 50), or 0 for no limit`},
 	} {
-		got, err := ParseRateLimit(tt.in)
+		var got RateLimit
+		err := got.UnmarshalText([]byte(tt.in))
 		if tt.wantErr != "" {
 			if err == nil || err.Error() != tt.wantErr {
-				t.Errorf("ParseRateLimit(%q) = %+v, %v; want error %q", tt.in, got, err, tt.wantErr)
+				t.Errorf("UnmarshalText(%q) = %+v, %v; want error %q", tt.in, got, err, tt.wantErr)
 			}
 			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("ParseRateLimit(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+			t.Errorf("UnmarshalText(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+		if back, _ := got.MarshalText(); tt.in == "200/s burst 50" && string(back) != tt.in {
+			t.Errorf("MarshalText = %q, want %q", back, tt.in)
 		}
 	}
 	if s := DefaultRateLimit.String(); s != "200/s burst 50" {

@@ -1,4 +1,8 @@
-package main
+// Package check is `nfdhcpd -t`: the configuration and every binding file
+// in its datapath checked as the daemon would load them, one row per
+// binding, every error (file, line, key, why) and every warning, as aligned
+// columns or one JSON report.
+package check
 
 import (
 	"errors"
@@ -8,38 +12,59 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/config"
 	"github.com/nfdhcpd/nfdhcpd/nfq"
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
-// check implements -t: it validates the configuration and every binding
-// file, prints a line per binding and returns the exit status.
-func check(path string, stdout, stderr io.Writer) int {
+// Options are -t's.
+type Options struct {
+	JSON bool // one JSON report instead of columns
+	// Link looks a link up by name; nil looks at the host's, as the
+	// daemon's binding store sees them.
+	Link func(name string) (binding.Link, bool)
+}
+
+// Run checks the configuration at path and every binding file in its
+// datapath, prints the report and returns the exit status: 0 when nothing
+// is wrong (warnings allowed), else 1.
+func Run(path string, stdout, stderr io.Writer, o Options) int {
+	if o.Link == nil {
+		o.Link = hostLink
+	}
+	if o.JSON {
+		return runJSON(path, stdout, o.Link)
+	}
+	return runText(path, stdout, stderr, o.Link)
+}
+
+// runText prints the configuration's summary, a line per binding, then the
+// warnings and errors on stderr.
+func runText(path string, stdout, stderr io.Writer, link linkFunc) int {
 	var errs []error
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	datapath := ""
 	var fit *fitCheck
 	switch {
 	case err == nil:
 		datapath = cfg.General.DataPath
 		fit = newFitCheck(path, cfg)
-		fmt.Fprintf(stdout, "%s: ok: %s\n", path, summary(cfg))
+		fmt.Fprintf(stdout, "%s: ok: %s\n", path, cfg.Summary())
 	default:
 		errs = append(errs, err)
 		// Still check the bindings when the configuration names their
 		// directory, so one run shows every problem.
-		if p, perr := parseConfigPartial(path); perr == nil {
+		if p, perr := config.DataPath(path); perr == nil {
 			datapath = p
 		}
 	}
 	var warns []string
 	if datapath != "" {
 		var berrs []error
-		berrs, warns = checkBindings(path, datapath, stdout, hostLink, fit)
+		berrs, warns = checkBindings(path, datapath, stdout, link, fit)
 		errs = append(errs, berrs...)
 	}
 	if warns = append(fit.config(), warns...); len(warns) > 0 {
@@ -56,50 +81,6 @@ func check(path string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// parseConfigPartial returns datapath from a configuration that has errors
-// elsewhere, or an error when datapath itself is wrong.
-func parseConfigPartial(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	p := newConfigParser(path)
-	p.read(f)
-	for _, e := range p.errs {
-		var ce *ConfigError
-		if errors.As(e, &ce) && (ce.Key == "datapath" || ce.Line == 0 && ce.Section == "") {
-			return "", e
-		}
-	}
-	return p.cfg.General.DataPath, nil
-}
-
-func summary(c *Config) string {
-	var parts []string
-	if c.DHCP.Enable {
-		parts = append(parts, fmt.Sprintf("dhcp queue %d", c.DHCP.Queue))
-	} else {
-		parts = append(parts, "dhcp off")
-	}
-	if c.IPv6.Enable {
-		s := "ipv6 " + string(c.IPv6.Mode)
-		for _, q := range []struct {
-			name string
-			n    int
-		}{{"rs", c.IPv6.RSQueue}, {"ns", c.IPv6.NSQueue}, {"dhcpv6", c.IPv6.DHCPv6Queue}} {
-			if q.n != NoQueue {
-				s += fmt.Sprintf(" %s %d", q.name, q.n)
-			}
-		}
-		parts = append(parts, s)
-	} else {
-		parts = append(parts, "ipv6 off")
-	}
-	parts = append(parts, "steering "+string(c.General.Steering), "datapath "+c.General.DataPath)
-	return strings.Join(parts, ", ")
 }
 
 // linkFunc looks a link up by name: the host's (hostLink), or a test's.
@@ -145,8 +126,8 @@ func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc, fit *fitCh
 	return errs, warns
 }
 
-// checkRow is one binding file as -t sees it.
-type checkRow struct {
+// Row is one binding file as -t sees it.
+type Row struct {
 	File       string   `json:"file"`
 	TAP        string   `json:"tap,omitempty"`
 	MAC        string   `json:"mac,omitempty"`
@@ -161,12 +142,12 @@ type checkRow struct {
 
 // scanBindings reads every binding file in dir: one row per file, and the
 // problems found. fit, when not nil, adds each binding's warnings.
-func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]checkRow, []error, error) {
+func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]Row, []error, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	var rows []checkRow
+	var rows []Row
 	var errs []error
 	for _, de := range des {
 		if de.IsDir() || binding.Ignored(de.Name()) {
@@ -178,11 +159,11 @@ func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]checkRow, []error
 			if errors.Is(err, binding.ErrEmpty) {
 				status = "empty"
 			}
-			rows = append(rows, checkRow{File: de.Name(), Status: status, Error: err.Error()})
+			rows = append(rows, Row{File: de.Name(), Status: status, Error: err.Error()})
 			errs = append(errs, err)
 			continue
 		}
-		r := checkRow{File: de.Name(), TAP: b.TAP, MAC: b.MAC.String(), Hostname: b.Hostname, Status: "ok"}
+		r := Row{File: de.Name(), TAP: b.TAP, MAC: b.MAC.String(), Hostname: b.Hostname, Status: "ok"}
 		if b.IP.IsValid() {
 			r.IP = b.IP.String()
 		}
@@ -192,7 +173,7 @@ func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]checkRow, []error
 		tap, ok := link(b.TAP)
 		if ok {
 			if err := binding.VMPort(tap); err != nil {
-				rows = append(rows, checkRow{File: de.Name(), Status: "refused", Error: err.Error()})
+				rows = append(rows, Row{File: de.Name(), Status: "refused", Error: err.Error()})
 				errs = append(errs, err)
 				continue
 			}
@@ -225,8 +206,8 @@ type fitCheck struct {
 	own      []string // the configuration's warnings, without its path
 }
 
-func newFitCheck(path string, cfg *Config) *fitCheck {
-	s := responderSettings(cfg)
+func newFitCheck(path string, cfg *config.Config) *fitCheck {
+	s := cfg.Responder()
 	f := &fitCheck{path: path, settings: s, r: responder.New(*s)}
 	// A VM that overrides nothing; its addresses do not change any size.
 	f.own = f.binding(&binding.Binding{IP: netip.MustParseAddr("192.0.2.2"), Subnet: netip.MustParsePrefix("192.0.2.0/24"),
