@@ -197,14 +197,12 @@ func (c *Collector) collectClassifier(counter func(*prometheus.Desc, uint64, ...
 		c.logWarn("cannot read the classifier's counters", "err", err)
 		return
 	}
-	for _, k := range []struct {
-		name string
-		ks   loader.KindStats
-	}{{"dhcp", st.DHCP}, {"rs", st.RS}, {"ns", st.NS}, {"dhcpv6", st.DHCPv6}} {
-		counter(descClsPackets, k.ks.Marked, k.name, "marked")
-		counter(descClsPackets, k.ks.Spoofed, k.name, "spoofed")
-		counter(descClsPackets, k.ks.Disabled, k.name, "disabled")
-		counter(descClsPackets, k.ks.Limited, k.name, "limited")
+	for _, k := range loader.KindTable {
+		ks := st.Of(k.Kind)
+		counter(descClsPackets, ks.Marked, k.Name, "marked")
+		counter(descClsPackets, ks.Spoofed, k.Name, "spoofed")
+		counter(descClsPackets, ks.Disabled, k.Name, "disabled")
+		counter(descClsPackets, ks.Limited, k.Name, "limited")
 	}
 	counter(descClsUnbound, st.Unbound)
 }
