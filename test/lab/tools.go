@@ -28,6 +28,7 @@ var Packages = map[string]string{
 	"modprobe": "kmod", "depmod": "kmod", "insmod": "kmod", "lsmod": "kmod",
 	"sysctl":  "procps",
 	"setpriv": "util-linux", "prlimit": "util-linux",
+	"timeout":         "coreutils",
 	"ferm":            "ferm",
 	"logrotate":       "logrotate",
 	"shellcheck":      "shellcheck",
