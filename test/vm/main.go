@@ -25,25 +25,41 @@ import (
 	"github.com/nfdhcpd/nfdhcpd/test/vmimage"
 )
 
+// options are the command line's.
+type options struct {
+	cache   string // kernel packages, kept between runs
+	out     string // scratch and results folder
+	daemon  string // the daemon binary (static)
+	kernels string // comma-separated kernel names; "" is every one
+	modes   string // comma-separated steering modes
+	jobs    int    // VMs at once
+	timeout time.Duration
+	run     string  // go test -run for the suite
+	scale   float64 // NFDHCPD_E2E_TIME_SCALE in the VM
+	smp     int     // virtual CPUs per VM
+	refresh bool    // fetch the suites' current kernels
+}
+
 func main() {
-	cache := flag.String("cache", vmimage.Cache(), "kernel packages, kept between runs ($VMTEST_CACHE)")
-	out := flag.String("out", "build/vmtest", "scratch and results folder")
-	daemon := flag.String("bin", "bin/nfdhcpd", "the daemon (static)")
-	kernels := flag.String("kernels", "", "comma-separated kernel names (default: all of Kernels)")
-	modes := flag.String("modes", "tc,iptables", "steering modes")
-	jobs := flag.Int("jobs", 2, "VMs at once (each takes one core)")
-	timeout := flag.Duration("timeout", 8*time.Minute, "limit per VM (a run takes under 2 minutes)")
-	runRE := flag.String("run", "", "only e2e tests matching this (go test -run)")
-	smp := flag.Int("smp", 1, "virtual CPUs per VM (TCG runs one host thread per vCPU)")
-	scale := flag.Float64("timescale", 3, "stretch the suite's wall-clock bounds (exit within 1 s of SIGTERM) by this under emulation")
-	refresh := flag.Bool("refresh", false, "fetch the suites' current kernels even when some are cached")
+	var o options
+	flag.StringVar(&o.cache, "cache", vmimage.Cache(), "kernel packages, kept between runs ($VMTEST_CACHE)")
+	flag.StringVar(&o.out, "out", "build/vmtest", "scratch and results folder")
+	flag.StringVar(&o.daemon, "bin", "bin/nfdhcpd", "the daemon (static)")
+	flag.StringVar(&o.kernels, "kernels", "", "comma-separated kernel names (default: all of Kernels)")
+	flag.StringVar(&o.modes, "modes", "tc,iptables", "steering modes")
+	flag.IntVar(&o.jobs, "jobs", 2, "VMs at once (each takes one core)")
+	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "limit per VM (a run takes under 2 minutes)")
+	flag.StringVar(&o.run, "run", "", "only e2e tests matching this (go test -run)")
+	flag.IntVar(&o.smp, "smp", 1, "virtual CPUs per VM (TCG runs one host thread per vCPU)")
+	flag.Float64Var(&o.scale, "timescale", 3, "stretch the suite's wall-clock bounds (exit within 1 s of SIGTERM) by this under emulation")
+	flag.BoolVar(&o.refresh, "refresh", false, "fetch the suites' current kernels even when some are cached")
 	fetchOnly := flag.Bool("fetch", false, "only fetch and extract the kernels (CI does it before tests that may disturb the network)")
 	flag.Parse()
 	var err error
 	if *fetchOnly {
-		err = fetchAll(*cache, *kernels, *refresh)
+		err = fetchAll(o.cache, o.kernels, o.refresh)
 	} else {
-		err = mainErr(*cache, *out, *daemon, *kernels, *modes, *jobs, *timeout, *runRE, *scale, *smp, *refresh)
+		err = mainErr(o)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vmtest:", err)
@@ -66,17 +82,18 @@ type job struct {
 	err    error
 }
 
-func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Duration, runRE string, scale float64, smp int, refresh bool) error {
+func mainErr(o options) error {
 	start := time.Now()
-	ks, err := vmimage.Pick(names)
+	ks, err := vmimage.Pick(o.kernels)
 	if err != nil {
 		return err
 	}
-	if runRE != "" && strings.ContainsAny(runRE, " \t") {
-		return fmt.Errorf("-run %q: no blanks (it travels on the kernel command line)", runRE)
+	if o.run != "" && strings.ContainsAny(o.run, " \t") {
+		return fmt.Errorf("-run %q: no blanks (it travels on the kernel command line)", o.run)
 	}
 	// Commands run in other folders (cpio in the staging root).
-	if out, err = filepath.Abs(out); err != nil {
+	out, err := filepath.Abs(o.out)
+	if err != nil {
 		return err
 	}
 	if err := os.RemoveAll(out); err != nil {
@@ -91,7 +108,7 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 		return fmt.Errorf("go test -c ./test/e2e: %v\n%s", err, b)
 	}
 	logf("staging the VM's userspace")
-	if err := stageUserspace(root, daemon, e2e); err != nil {
+	if err := stageUserspace(root, o.daemon, e2e); err != nil {
 		return err
 	}
 	user := filepath.Join(out, "userspace.cpio")
@@ -100,7 +117,7 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 	}
 	var all []*job
 	for _, k := range ks {
-		t, err := vmimage.Fetch(cache, k, refresh, logf)
+		t, err := vmimage.Fetch(o.cache, k, o.refresh, logf)
 		if err != nil {
 			return err
 		}
@@ -108,13 +125,13 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 		if err != nil {
 			return fmt.Errorf("kernel %s: %w", k.Name, err)
 		}
-		for _, m := range strings.Split(modes, ",") {
+		for _, m := range strings.Split(o.modes, ",") {
 			all = append(all, &job{k: k, tree: t, initrd: initrd, mode: m,
 				dir: filepath.Join(out, k.Name+"-"+m)})
 		}
 	}
-	logf("booting %d VMs, %d at a time", len(all), jobs)
-	sem := make(chan struct{}, jobs)
+	logf("booting %d VMs, %d at a time", len(all), o.jobs)
+	sem := make(chan struct{}, o.jobs)
 	var wg sync.WaitGroup
 	for _, j := range all {
 		wg.Add(1)
@@ -123,7 +140,7 @@ func mainErr(cache, out, daemon, names, modes string, jobs int, timeout time.Dur
 			defer wg.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			j.err = boot(j, timeout, runRE, scale, smp)
+			j.err = boot(j, o)
 			j.took = time.Since(t0)
 		}()
 	}
@@ -148,7 +165,8 @@ func fetchAll(cache, names string, refresh bool) error {
 
 // boot runs one VM to its power-off. Its console goes to console.log and
 // its "vmtest:" lines to our output; results land in dir/share over 9p.
-func boot(j *job, timeout time.Duration, runRE string, scale float64, smp int) error {
+func boot(j *job, o options) error {
+	timeout := o.timeout
 	share := filepath.Join(j.dir, "share")
 	if err := os.MkdirAll(share, 0o755); err != nil {
 		return err
@@ -159,9 +177,9 @@ func boot(j *job, timeout time.Duration, runRE string, scale float64, smp int) e
 	}
 	defer console.Close()
 	appendArgs := fmt.Sprintf("console=ttyS0 panic=-1 quiet loglevel=4 random.trust_cpu=on nfdhcpd.modes=%s nfdhcpd.timeout=%s nfdhcpd.timescale=%g",
-		j.mode, (timeout - time.Minute).String(), scale)
-	if runRE != "" {
-		appendArgs += " nfdhcpd.run=" + runRE
+		j.mode, (timeout - time.Minute).String(), o.scale)
+	if o.run != "" {
+		appendArgs += " nfdhcpd.run=" + o.run
 	}
 	if skip := skipPattern(); skip != "" {
 		appendArgs += " nfdhcpd.skip=" + skip
@@ -169,7 +187,7 @@ func boot(j *job, timeout time.Duration, runRE string, scale float64, smp int) e
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64",
-		"-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", strconv.Itoa(smp),
+		"-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", strconv.Itoa(o.smp),
 		"-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
 		"-nic", "none", "-device", "virtio-rng-pci",
 		"-virtfs", "local,path="+share+",mount_tag=out,security_model=none,id=out",
