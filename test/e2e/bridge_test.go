@@ -116,7 +116,7 @@ func TestBridgedNeighbours(t *testing.T) {
 				conf, datapath := l.SeedConfig(m.setup(l)...)
 				m.bridgeRules(l, "br0")
 				lab.WriteBinding(datapath, "tap10", strings.Replace(lab.SeedBinding, "INDEV=tap10", "INDEV=br0", 1))
-				l.StartDaemon(conf)
+				d := l.StartDaemon(conf)
 				nas := watchNA(t, vm, otherAddr)
 
 				out, err := vm.Ndisc6(otherAddr.String())
@@ -145,6 +145,10 @@ func TestBridgedNeighbours(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond) // a late answer from the daemon
 				srcs := nas()
+				// The NS did reach the daemon, which let it go on.
+				if !strings.Contains(d.Log(), `kind=ns xid=0x0 outcome=passed reason="bridged`) {
+					t.Errorf("the daemon logged no NS passed on to the bridge")
+				}
 				if len(srcs) == 0 {
 					t.Errorf("no NA for %s reached the VM", otherAddr)
 				}
