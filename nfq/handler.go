@@ -26,7 +26,8 @@ type Packet struct {
 type Verdict uint8
 
 const (
-	// Accept: not ours, the kernel goes on with the packet untouched.
+	// Accept: not ours to stop, the kernel goes on with the packet untouched
+	// (in tc steering the reader hands it back with our mark bits cleared).
 	Accept Verdict = iota
 	// Drop: ours; answered here (or refused), so the packet goes no further.
 	Drop
@@ -42,7 +43,7 @@ func (v Verdict) String() string {
 // Decision is the outcome for one packet.
 type Decision struct {
 	Verdict Verdict
-	Entry   *binding.Entry   // nil when the packet is not ours
+	Entry   *binding.Entry   // nil when the packet is of no binding
 	Result  responder.Result // zero when Entry is nil
 }
 
@@ -62,14 +63,21 @@ func NewHandler(l Lookup, s *responder.Settings) *Handler {
 
 // Handle finds the packet's binding (physindev, else indev, else the source MAC
 // among the ports of the bridge it came in on) and builds the reply. A packet
-// of no binding is accepted untouched; every packet of a binding is dropped,
-// answered or not, so the VM's requests never reach anything else.
+// of no binding is accepted untouched. A packet of a binding is dropped,
+// answered or not, so the VM's requests never reach anything else; only one
+// the responder passes on (an NS for a neighbour on the VM's bridge) is
+// accepted, so that the bridge delivers it.
 func (h *Handler) Handle(p Packet) Decision {
 	e := h.find(p)
 	if e == nil {
 		return Decision{Verdict: Accept}
 	}
-	return Decision{Verdict: Drop, Entry: e, Result: h.resp.Respond(p.Payload, p.HwAddr, h.lease(e))}
+	res := h.resp.Respond(p.Payload, p.HwAddr, h.lease(e))
+	v := Drop
+	if res.Outcome == responder.Passed {
+		v = Accept
+	}
+	return Decision{Verdict: v, Entry: e, Result: res}
 }
 
 func (h *Handler) find(p Packet) *binding.Entry {

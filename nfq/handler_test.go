@@ -122,6 +122,98 @@ func TestHandle(t *testing.T) {
 	}
 }
 
+// entry6 is entry with the seed's IPv6 keys.
+func entry6(tapIndex, bridge int) *binding.Entry {
+	e := entry(tapIndex, bridge)
+	b := *e.Binding
+	b.Subnet6 = netip.MustParsePrefix("2001:db8:aaaa:bbbb::/64")
+	b.Gateway6 = netip.MustParseAddr("2001:db8:aaaa:bbbb::1")
+	b.EUI64 = netip.MustParseAddr("2001:db8:aaaa:bbbb:a86b:39ff:fe22:3344")
+	e.Binding = &b
+	return e
+}
+
+// nsPayload is an NS for target from the VM's link-local address (from ::
+// to the solicited-node group, with no SLLA, for a DAD probe), from the IPv6
+// header on.
+func nsPayload(t *testing.T, target netip.Addr, dad bool) []byte {
+	t.Helper()
+	src := net.IP{0xfe, 0x80, 0, 0, 0, 0, 0, 0, vmMAC[0] ^ 2, vmMAC[1], vmMAC[2], 0xff, 0xfe, vmMAC[3], vmMAC[4], vmMAC[5]}
+	tb := target.As16()
+	dst := net.IP{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, tb[13], tb[14], tb[15]}
+	ns := &layers.ICMPv6NeighborSolicitation{TargetAddress: target.AsSlice(),
+		Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptSourceAddress, Data: vmMAC}}}
+	if dad {
+		src, ns.Options = net.IPv6unspecified, nil
+	}
+	ip := &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolICMPv6, SrcIP: src, DstIP: dst}
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborSolicitation, 0)}
+	icmp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, icmp, ns); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// On a routed TAP the daemon answers NS for the whole SUBNET6; on a bridge
+// only for the router's own addresses, and every other NS is accepted so
+// that the bridge delivers it to the host that owns the address.
+func TestHandleNS(t *testing.T) {
+	settings := &responder.Settings{}
+	routed := fakeLookup{10: entry6(10, 0)}
+	bridged := fakeLookup{10: entry6(10, 5)}
+	gw6 := netip.MustParseAddr("2001:db8:aaaa:bbbb::1")
+	routerLL := netip.MustParseAddr("fe80::ff:fe00:10") // of tapMAC
+	neighbour := netip.MustParseAddr("2001:db8:aaaa:bbbb::11")
+	eui := netip.MustParseAddr("2001:db8:aaaa:bbbb:a86b:39ff:fe22:3344")
+	brnf := Packet{InDev: 5, PhysInDev: 10, HwAddr: vmMAC}
+	noBrnf := Packet{InDev: 5, HwAddr: vmMAC}
+	tests := []struct {
+		name    string
+		lookup  fakeLookup
+		p       Packet
+		target  netip.Addr
+		dad     bool
+		verdict Verdict
+		outcome responder.Outcome
+	}{
+		{"routed: gateway6", routed, Packet{InDev: 10, HwAddr: vmMAC}, gw6, false, Drop, responder.Answered},
+		{"routed: router link-local", routed, Packet{InDev: 10, HwAddr: vmMAC}, routerLL, false, Drop, responder.Answered},
+		{"routed: another address of SUBNET6 is proxied", routed, Packet{InDev: 10, HwAddr: vmMAC}, neighbour, false, Drop, responder.Answered},
+		{"routed: DAD for the VM's own address is swallowed", routed, Packet{InDev: 10, HwAddr: vmMAC}, eui, true, Drop, responder.Ignored},
+		{"bridged, br_netfilter: gateway6", bridged, brnf, gw6, false, Drop, responder.Answered},
+		{"bridged, br_netfilter: router link-local", bridged, brnf, routerLL, false, Drop, responder.Answered},
+		{"bridged, br_netfilter: DAD for gateway6 is defended", bridged, brnf, gw6, true, Drop, responder.Answered},
+		{"bridged, br_netfilter: a neighbour goes on", bridged, brnf, neighbour, false, Accept, responder.Passed},
+		{"bridged, br_netfilter: DAD for the VM's own address goes on", bridged, brnf, eui, true, Accept, responder.Passed},
+		{"bridged, no br_netfilter: gateway6", bridged, noBrnf, gw6, false, Drop, responder.Answered},
+		{"bridged, no br_netfilter: a neighbour goes on", bridged, noBrnf, neighbour, false, Accept, responder.Passed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewHandler(tt.lookup, settings)
+			tt.p.Payload = nsPayload(t, tt.target, tt.dad)
+			d := h.Handle(tt.p)
+			if d.Verdict != tt.verdict || d.Entry != tt.lookup[10] || d.Result.Kind != responder.KindNS || d.Result.Outcome != tt.outcome {
+				t.Fatalf("verdict %v entry %v kind %v outcome %v (%s), want %v, tap10's entry, ns, %v",
+					d.Verdict, d.Entry, d.Result.Kind, d.Result.Outcome, d.Result.Reason, tt.verdict, tt.outcome)
+			}
+			if (d.Result.Frame != nil) != (tt.outcome == responder.Answered) {
+				t.Fatalf("reply frame present = %v for outcome %v", d.Result.Frame != nil, tt.outcome)
+			}
+			if tt.outcome != responder.Answered {
+				return
+			}
+			p := gopacket.NewPacket(d.Result.Frame, layers.LayerTypeEthernet, gopacket.Default)
+			na, ok := p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
+			if !ok || !net.IP(tt.target.AsSlice()).Equal(na.TargetAddress) {
+				t.Fatalf("reply is not the NA for %v: %v", tt.target, p)
+			}
+		})
+	}
+}
+
 func TestNewLeaseMerges(t *testing.T) {
 	s := &responder.Settings{
 		Nameservers: []netip.Addr{netip.MustParseAddr("192.0.2.2")},

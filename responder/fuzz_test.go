@@ -24,6 +24,7 @@ func fuzzLease(flags byte) *Lease {
 	if flags&8 != 0 {
 		l.Options = []Option{{42, ip4b("192.0.2.5")}, {224, make([]byte, 300)}}
 	}
+	l.Bridged = flags&16 != 0
 	return l
 }
 

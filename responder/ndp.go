@@ -310,12 +310,20 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"
 		return res
 	}
+	rll := routerLinkLocal(l.TAPMAC)
+	router := l.Subnet6.Addr().Is6() && (target == rll || target == l.Gateway6)
+	if l.Bridged && !router {
+		// The target may be another host on the bridge, which answers for
+		// itself: a proxied NA would send the VM's traffic to the TAP's
+		// MAC, the bridge's own, and a dropped NS (or DAD probe) would
+		// never reach that host.
+		res.Outcome, res.Reason = Passed, "bridged: target is not the router's, left to the bridge"
+		return res
+	}
 	if !l.Subnet6.Addr().Is6() {
 		res.Outcome, res.Reason = Ignored, "binding has no IPv6 subnet"
 		return res
 	}
-	rll := routerLinkLocal(l.TAPMAC)
-	router := target == rll || target == l.Gateway6
 	switch {
 	case dad && !router:
 		// The target may be any of the VM's addresses (EUI-64, privacy,

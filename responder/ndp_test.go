@@ -155,6 +155,8 @@ func TestNeighborAdvertisement(t *testing.T) {
 		ipDst      netip.Addr
 		ethDst     net.HardwareAddr
 		reasonPart string
+		bridged    bool
+		lease      func(*Lease)
 	}{
 		{name: "gateway6: R S O, to the solicitor", src: vmLL, target: gw6, slla: vmMAC,
 			flags: 0xe0, ipDst: vmLL, ethDst: vmMAC},
@@ -181,13 +183,49 @@ func TestNeighborAdvertisement(t *testing.T) {
 		{name: "DAD with SLLA is malformed", src: unspec, target: gw6, slla: vmMAC, outcome: Malformed},
 		{name: "DAD not to solicited-node is malformed", src: unspec, dst: allNodes, target: gw6, outcome: Malformed},
 		{name: "multicast target is malformed", src: vmLL, target: allNodes, slla: vmMAC, outcome: Malformed},
+		{name: "no SUBNET6: ignored", src: vmLL, target: gw6, slla: vmMAC, lease: func(l *Lease) { l.Subnet6 = netip.Prefix{} },
+			outcome: Ignored, reasonPart: "no IPv6 subnet"},
+
+		// On a bridge other hosts answer for themselves: only the router's
+		// own addresses are answered, every other NS goes on.
+		{name: "bridged: gateway6 is answered", bridged: true, src: vmLL, target: gw6, slla: vmMAC,
+			flags: 0xe0, ipDst: vmLL, ethDst: vmMAC},
+		{name: "bridged: router link-local is answered", bridged: true, src: eui, target: routerLL, slla: vmMAC,
+			flags: 0xe0, ipDst: eui, ethDst: vmMAC},
+		{name: "bridged: unicast NUD for gateway6 is answered", bridged: true, src: vmLL, dst: gw6, target: gw6, ethSrc: vmMAC,
+			flags: 0xe0, ipDst: vmLL, ethDst: vmMAC},
+		{name: "bridged: DAD for the gateway is defended", bridged: true, src: unspec, target: gw6, ethSrc: vmMAC,
+			flags: 0xa0, ipDst: allNodes, ethDst: allNodesMAC},
+		{name: "bridged: another host in SUBNET6 is passed on", bridged: true, src: vmLL, target: other, slla: vmMAC,
+			outcome: Passed, reasonPart: "bridged"},
+		{name: "bridged: unicast NUD for another host is passed on", bridged: true, src: eui, dst: other, target: other, ethSrc: vmMAC,
+			outcome: Passed, reasonPart: "bridged"},
+		{name: "bridged: a host outside SUBNET6 is passed on", bridged: true, src: vmLL, target: netip.MustParseAddr("2001:db8:ffff::1"), slla: vmMAC,
+			outcome: Passed, reasonPart: "bridged"},
+		{name: "bridged: the VM's own address is passed on", bridged: true, src: vmLL, target: eui, slla: vmMAC,
+			outcome: Passed, reasonPart: "bridged"},
+		{name: "bridged: DAD for the VM's own address reaches the bridge", bridged: true, src: unspec, target: eui,
+			outcome: Passed, reasonPart: "bridged"},
+		{name: "bridged: DAD for a privacy address reaches the bridge", bridged: true, src: unspec, target: privacy,
+			outcome: Passed, reasonPart: "bridged"},
+		{name: "bridged: no SUBNET6, even the router link-local is passed on", bridged: true, src: vmLL, target: routerLL, slla: vmMAC,
+			lease: func(l *Lease) { l.Subnet6 = netip.Prefix{} }, outcome: Passed, reasonPart: "bridged"},
+		{name: "bridged: SLLA of another MAC is still spoofed", bridged: true, src: vmLL, target: other, slla: otherMAC,
+			outcome: Spoofed},
+		{name: "bridged: DAD with SLLA is still malformed", bridged: true, src: unspec, target: other, slla: vmMAC,
+			outcome: Malformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := tc.dst
 			if !dst.IsValid() {
 				dst = solicitedNode(tc.target)
 			}
-			res := New(testSettings()).Respond(nsPacket(t, tc.src, dst, tc.target, tc.slla), tc.ethSrc, testLease())
+			l := testLease()
+			l.Bridged = tc.bridged
+			if tc.lease != nil {
+				tc.lease(l)
+			}
+			res := New(testSettings()).Respond(nsPacket(t, tc.src, dst, tc.target, tc.slla), tc.ethSrc, l)
 			if res.Outcome != tc.outcome || res.Kind != KindNS {
 				t.Fatalf("outcome %v kind %v (%q), want %v", res.Outcome, res.Kind, res.Reason, tc.outcome)
 			}

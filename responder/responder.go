@@ -94,6 +94,10 @@ type Lease struct {
 	Subnet6  netip.Prefix // invalid: no RA, NA or DHCPv6
 	Gateway6 netip.Addr
 	EUI64    netip.Addr // the VM's address; stateful DHCPv6 serves it
+	// Bridged: the TAP is a bridge port, so other hosts share the VM's link
+	// and answer for their own addresses. An NS is answered only for the
+	// router's (GATEWAY6, the router link-local); any other is Passed.
+	Bridged bool
 
 	MTU uint16 // 0: unset
 
@@ -178,6 +182,9 @@ const (
 	Malformed
 	// Unsupported: well-formed but not something this server serves.
 	Unsupported
+	// Passed: not this server's to answer nor to stop; the packet goes on
+	// to where it was headed (an NS for a neighbour on the VM's bridge).
+	Passed
 )
 
 var outcomeNames = [...]string{
@@ -187,6 +194,7 @@ var outcomeNames = [...]string{
 	Spoofed:     "spoofed",
 	Malformed:   "malformed",
 	Unsupported: "unsupported",
+	Passed:      "passed",
 }
 
 func (o Outcome) String() string {

@@ -104,6 +104,7 @@ func TestStrings(t *testing.T) {
 		{KindNS.String(), "ns"},
 		{Kind(200).String(), "unknown"},
 		{Spoofed.String(), "spoofed"},
+		{Passed.String(), "passed"}, // the metric's outcome label
 		{Outcome(200).String(), "unknown"},
 		{ModeSLAACDHCPv6.String(), "slaac+dhcpv6"},
 	} {
