@@ -26,8 +26,8 @@ type Packet struct {
 type Verdict uint8
 
 const (
-	// Accept: not ours to stop, the kernel goes on with the packet untouched
-	// (in tc steering the reader hands it back with our mark bits cleared).
+	// Accept: not ours to stop; the kernel goes on with the packet as it
+	// arrived (in tc steering the reader hands it back without our mark bits).
 	Accept Verdict = iota
 	// Drop: ours; answered here (or refused), so the packet goes no further.
 	Drop
@@ -64,20 +64,19 @@ func NewHandler(l Lookup, s *responder.Settings) *Handler {
 // Handle finds the packet's binding (physindev, else indev, else the source MAC
 // among the ports of the bridge it came in on) and builds the reply. A packet
 // of no binding is accepted untouched. A packet of a binding is dropped,
-// answered or not, so the VM's requests never reach anything else; only one
-// the responder passes on (an NS for a neighbour on the VM's bridge) is
-// accepted, so that the bridge delivers it.
+// answered or not, so the VM's requests never reach anything else, unless
+// the responder passes it on (an NS for a neighbour on the VM's bridge):
+// that one is accepted, so that the bridge delivers it.
 func (h *Handler) Handle(p Packet) Decision {
 	e := h.find(p)
 	if e == nil {
 		return Decision{Verdict: Accept}
 	}
 	res := h.resp.Respond(p.Payload, p.HwAddr, h.lease(e))
-	v := Drop
 	if res.Outcome == responder.Passed {
-		v = Accept
+		return Decision{Verdict: Accept, Entry: e, Result: res}
 	}
-	return Decision{Verdict: v, Entry: e, Result: res}
+	return Decision{Verdict: Drop, Entry: e, Result: res}
 }
 
 func (h *Handler) find(p Packet) *binding.Entry {

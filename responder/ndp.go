@@ -310,13 +310,12 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"
 		return res
 	}
-	rll := routerLinkLocal(l.TAPMAC)
-	router := l.Subnet6.Addr().Is6() && (target == rll || target == l.Gateway6)
+	router := l.routerOwns(target)
 	if l.Bridged && !router {
-		// The target may be another host on the bridge, which answers for
-		// itself: a proxied NA would send the VM's traffic to the TAP's
-		// MAC, the bridge's own, and a dropped NS (or DAD probe) would
-		// never reach that host.
+		// Another VM or host on the bridge answers for itself. A proxied NA
+		// would point the VM at the TAP's MAC, which the bridge keeps as a
+		// local address and hands to the hypervisor's stack, never to that
+		// host; and an NS or DAD probe stopped here would never reach it.
 		res.Outcome, res.Reason = Passed, "bridged: target is not the router's, left to the bridge"
 		return res
 	}
@@ -324,6 +323,7 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 		res.Outcome, res.Reason = Ignored, "binding has no IPv6 subnet"
 		return res
 	}
+	rll := routerLinkLocal(l.TAPMAC)
 	switch {
 	case dad && !router:
 		// The target may be any of the VM's addresses (EUI-64, privacy,
@@ -372,6 +372,13 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 }
 
 // isSolicitedNode reports whether a is in ff02::1:ff00:0/104.
+// routerOwns reports whether a is one of the router's own addresses,
+// GATEWAY6 and the router link-local: the targets answered on every TAP,
+// bridged or routed. A binding without SUBNET6 has no IPv6 router.
+func (l *Lease) routerOwns(a netip.Addr) bool {
+	return l.Subnet6.Addr().Is6() && (a == l.Gateway6 || a == routerLinkLocal(l.TAPMAC))
+}
+
 func isSolicitedNode(a netip.Addr) bool {
 	b := a.As16()
 	return b[0] == 0xff && b[1] == 0x02 && [9]byte(b[2:11]) == [9]byte{} && b[11] == 0x01 && b[12] == 0xff

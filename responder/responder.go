@@ -94,9 +94,9 @@ type Lease struct {
 	Subnet6  netip.Prefix // invalid: no RA, NA or DHCPv6
 	Gateway6 netip.Addr
 	EUI64    netip.Addr // the VM's address; stateful DHCPv6 serves it
-	// Bridged: the TAP is a bridge port, so other hosts share the VM's link
-	// and answer for their own addresses. An NS is answered only for the
-	// router's (GATEWAY6, the router link-local); any other is Passed.
+	// Bridged: the TAP is a port of a bridge, whose other VMs and hosts
+	// share the VM's link and answer NS for their own addresses. An NS is
+	// answered only for the router's own (routerOwns); any other is Passed.
 	Bridged bool
 
 	MTU uint16 // 0: unset
@@ -182,8 +182,8 @@ const (
 	Malformed
 	// Unsupported: well-formed but not something this server serves.
 	Unsupported
-	// Passed: not this server's to answer nor to stop; the packet goes on
-	// to where it was headed (an NS for a neighbour on the VM's bridge).
+	// Passed: neither answered nor stopped: the packet goes on to where it
+	// was headed (an NS on a bridge for a neighbour, which answers itself).
 	Passed
 )
 

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,6 +107,22 @@ func (d *Daemon) WaitLog(s string, timeout time.Duration) bool {
 			d.done <- err
 			return strings.Contains(d.Log(), s)
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// Logged reports whether a line of the daemon's log holds every field
+// (key=value, as slog's text handler writes them), in any order.
+func (d *Daemon) Logged(fields ...string) bool {
+	for _, line := range strings.Split(d.Log(), "\n") {
+		have := strings.Fields(line)
+		all := true
+		for _, f := range fields {
+			all = all && slices.Contains(have, f)
+		}
+		if all {
+			return true
 		}
 	}
 	return false
