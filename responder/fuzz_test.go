@@ -120,6 +120,7 @@ func FuzzRespondICMPv6(f *testing.F) {
 	}
 	for i, p := range seeds {
 		f.Add(p[40:], p[8:24], byte(i))
+		f.Add(p[40:], p[8:24], byte(i)|16<<3) // on a bridge
 	}
 	f.Fuzz(func(t *testing.T, msg, src []byte, flags byte) {
 		if len(msg) > 0xffff || len(src) != 16 {
