@@ -232,12 +232,12 @@ func (r *Reader) logDecision(p Packet, d Decision) {
 	res := d.Result
 	switch res.Outcome {
 	case responder.Spoofed:
-		if n, due := r.stats.warnDue(warnKey{"spoofed", d.Entry.Binding.TAP}); due {
+		if n, due := r.stats.warn.Due(warnKey{"spoofed", d.Entry.Binding.TAP}); due {
 			r.log.Warn("spoofed request dropped", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(),
 				"bound_mac", d.Entry.Binding.MAC.String(), "kind", res.Kind, "suppressed", n)
 		}
 	case responder.Malformed:
-		if n, due := r.stats.warnDue(warnKey{"malformed", d.Entry.Binding.TAP}); due {
+		if n, due := r.stats.warn.Due(warnKey{"malformed", d.Entry.Binding.TAP}); due {
 			r.log.Warn("malformed request dropped", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(),
 				"kind", res.Kind, "reason", res.Reason, "suppressed", n)
 		}

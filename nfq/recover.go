@@ -24,7 +24,7 @@ func (s *Stats) recovered(log *slog.Logger, where, iface string, v any) {
 	} else {
 		s.PanicsPacket.Add(1)
 	}
-	n, due := s.warnDue(warnKey{what: "panic " + where, iface: iface})
+	n, due := s.warn.Due(warnKey{what: "panic " + where, iface: iface})
 	if !due {
 		return
 	}

@@ -2,10 +2,10 @@ package nfq
 
 import (
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/internal/throttle"
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
@@ -31,18 +31,12 @@ type Stats struct {
 	replies                                            atomic.Uint64
 	latency                                            latencyHistogram
 
-	warnMu   sync.Mutex
-	warnLast map[warnKey]warnState
-}
-
-type warnState struct {
-	at         time.Time
-	suppressed int
+	warn throttle.Log[warnKey] // the readers' and the announcer's warnings
 }
 
 // WarnInterval is how often one kind of problem is logged at most: a flooding
 // VM or a broken TAP must not turn the log into a flood too.
-const WarnInterval = 10 * time.Second
+const WarnInterval = throttle.DefaultInterval
 
 // Count reports how many requests of kind ended with outcome.
 func (s *Stats) Count(k responder.Kind, o responder.Outcome) uint64 {
@@ -85,44 +79,8 @@ func (s *Stats) sent(n int, took time.Duration) {
 // warnKey names one kind of problem, on one interface when iface is set.
 type warnKey struct{ what, iface string }
 
-// warnDue reports whether a problem of this key may be logged now (at most
-// once per WarnInterval), and how many were suppressed since it last was.
-// Callers on the packet path ask first and build the log's fields only when
-// it is due: a flooding VM must cost no allocation per packet.
-func (s *Stats) warnDue(key warnKey) (suppressed int, due bool) {
-	now := time.Now()
-	s.warnMu.Lock()
-	defer s.warnMu.Unlock()
-	if s.warnLast == nil {
-		s.warnLast = make(map[warnKey]warnState)
-	}
-	st := s.warnLast[key]
-	if !st.at.IsZero() && now.Sub(st.at) < WarnInterval {
-		st.suppressed++
-		s.warnLast[key] = st
-		return 0, false
-	}
-	if len(s.warnLast) > 4096 {
-		// Keys name TAPs, which come and go: forget the quiet ones.
-		for k, v := range s.warnLast {
-			if now.Sub(v.at) >= WarnInterval {
-				delete(s.warnLast, k)
-			}
-		}
-	}
-	s.warnLast[key] = warnState{at: now}
-	return st.suppressed, true
-}
-
-// warnOnce logs msg at warn level when warnDue allows it, with the count
-// of those suppressed since.
+// warnOnce logs msg at warn level at most once per WarnInterval per key,
+// with the count of those held back since.
 func (s *Stats) warnOnce(log *slog.Logger, key warnKey, msg string, args ...any) {
-	suppressed, due := s.warnDue(key)
-	if !due {
-		return
-	}
-	if suppressed > 0 {
-		args = append(args, "suppressed", suppressed)
-	}
-	log.Warn(msg, args...)
+	s.warn.Warn(log, key, msg, args...)
 }

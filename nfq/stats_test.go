@@ -10,29 +10,6 @@ import (
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
-func TestWarnDue(t *testing.T) {
-	var s Stats
-	a, b := warnKey{"spoofed", "tap10"}, warnKey{"spoofed", "tap11"}
-	if n, due := s.warnDue(a); !due || n != 0 {
-		t.Fatalf("first: due %v suppressed %d, want due, 0", due, n)
-	}
-	for range 3 {
-		if _, due := s.warnDue(a); due {
-			t.Fatal("due again within WarnInterval")
-		}
-	}
-	if _, due := s.warnDue(b); !due {
-		t.Fatal("another TAP's problem was held back by tap10's")
-	}
-	// Age the entry instead of sleeping WarnInterval.
-	st := s.warnLast[a]
-	st.at = st.at.Add(-WarnInterval)
-	s.warnLast[a] = st
-	if n, due := s.warnDue(a); !due || n != 3 {
-		t.Fatalf("after the interval: due %v suppressed %d, want due, 3", due, n)
-	}
-}
-
 // A flood of spoofed requests costs no allocation per packet once its
 // warning has been logged: the fields are built only when it is due.
 func TestSpoofedLogAllocatesNothingWhenSuppressed(t *testing.T) {
