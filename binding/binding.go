@@ -271,8 +271,8 @@ func unquote(v string) (string, error) {
 	return v[1 : len(v)-1], nil
 }
 
-// key is how one key's value is read.
-type key struct {
+// keySpec is how one key's value is read.
+type keySpec struct {
 	set func(*Binding, string) error
 	// text keys take any text, so the original's way with a stray quote
 	// (keep it as part of the value) still gives a value; for the others
@@ -281,7 +281,7 @@ type key struct {
 }
 
 // keys maps each key nfdhcpd reads to how its value is read.
-var keys = map[string]key{
+var keys = map[string]keySpec{
 	"INDEV": {set: func(b *Binding, v string) error {
 		if !ValidIfName(v) {
 			return fmt.Errorf("%s is not a valid interface name", quote(v))
