@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -43,11 +44,22 @@ type Binding struct {
 
 	DHCPOptions []DHCPOption
 
+	// PXE: the BOOTP siaddr and file fields, and options 66 and 67 when
+	// asked for; unset means the configuration's [dhcp] next_server and
+	// boot_file.
+	NextServer netip.Addr
+	BootFile   string
+
 	// UnknownKeys lists keys in the file that nfdhcpd does not read, in
 	// file order: management software adds its own, so they are logged at
 	// debug level, not rejected. Only the first maxUnknownKeys are kept, each
 	// quoted (see quote) unless it is a plain short name.
 	UnknownKeys []string
+
+	// Warnings name what the file holds that the original daemon forgave
+	// (see Warning), in line order; at most maxWarnings and one that
+	// counts the rest. Each names the file as ReadFile's errors do.
+	Warnings []*Warning
 }
 
 // Error is one problem in one line of a binding file.
@@ -75,6 +87,32 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Warning is something in a binding file that the original daemon forgave
+// and served: the file is served too, and the warning names the file, line
+// and key, and says what was made of it.
+type Warning Error
+
+func (w *Warning) String() string { return (*Error)(w).Error() }
+
+// logArgs are the slog fields of a warning about tap's file.
+func (w *Warning) logArgs(tap string) []any {
+	args := []any{"iface", tap, "file", w.File}
+	if w.Line > 0 {
+		args = append(args, "line", w.Line)
+	}
+	if w.Key != "" {
+		args = append(args, "key", w.Key)
+	}
+	return append(args, "why", w.Err.Error())
+}
+
+// forgiven is what a setter returns for a value it did set, the way the
+// original daemon took it, but that is not what the key means: the parser
+// records it as a warning, not an error.
+type forgiven string
+
+func (f forgiven) Error() string { return string(f) }
+
 // ErrEmpty is returned (wrapped) by Parse for a file with no content. Writers
 // that truncate and then write in place leave such a file for a moment, so
 // the store treats it as "not yet written", never as a deletion.
@@ -86,9 +124,10 @@ const maxFileSize = 64 << 10
 var errTooLarge = fmt.Errorf("larger than %d bytes", maxFileSize)
 
 // Parse reads a binding file for the TAP named tap. It returns every problem
-// it finds, joined, each an *Error naming the line and key.
+// it finds, joined, each an *Error naming the line and key. What the
+// original daemon forgave is not a problem but a Warning in the binding.
 func Parse(tap string, r io.Reader) (*Binding, error) {
-	p := parser{file: tap, b: &Binding{TAP: tap}, seen: map[string]int{}}
+	p := parser{file: tap, b: &Binding{TAP: tap}, seen: map[string]int{}, vals: map[string]string{}}
 	if !ValidIfName(tap) {
 		p.errf(0, "", "%s is not a valid interface name", quote(tap))
 	}
@@ -112,26 +151,46 @@ func Parse(tap string, r io.Reader) (*Binding, error) {
 		n++
 		p.line(n, sc.Text())
 	}
+	p.values()
 	p.check()
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
+	if len(p.warns) > maxWarnings {
+		more := len(p.warns) - maxWarnings
+		p.warns = append(p.warns[:maxWarnings:maxWarnings], &Warning{File: tap, Err: fmt.Errorf("%d more warnings not shown", more)})
+	}
+	p.b.Warnings = p.warns
 	return p.b, nil
 }
 
+// maxWarnings bounds Binding.Warnings: a file of a thousand junk lines is
+// served, but must not make a thousand log lines.
+const maxWarnings = 32
+
 type parser struct {
-	file string
-	b    *Binding
-	seen map[string]int // key -> line it was set on
-	errs []error
+	file  string
+	b     *Binding
+	seen  map[string]int    // key -> the line that sets it: the last one
+	vals  map[string]string // key -> its value on that line, as written
+	errs  []error
+	warns []*Warning
 }
 
 func (p *parser) errf(line int, key, format string, a ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Key: key, Err: fmt.Errorf(format, a...)})
 }
 
-// line handles one KEY=VALUE line. Values may be wrapped in double or single
-// quotes, as the shell-written files of Ganeti and OpenNebula do.
+func (p *parser) warnf(line int, key, format string, a ...any) {
+	p.warns = append(p.warns, &Warning{File: p.file, Line: line, Key: key, Err: fmt.Errorf(format, a...)})
+}
+
+// line takes in one line. The original daemon read a key from the last
+// line that starts with KEY= and ignored every other line, so a line that
+// is not KEY=VALUE is ignored with a warning, and of a key set more than
+// once the last value wins, also with a warning. The values are read once
+// every line has been seen (values), so one a later line overrides is
+// never looked at, as the original never looked at it.
 func (p *parser) line(n int, s string) {
 	s = strings.TrimSpace(s)
 	if s == "" || strings.HasPrefix(s, "#") {
@@ -139,12 +198,11 @@ func (p *parser) line(n int, s string) {
 	}
 	key, val, ok := strings.Cut(s, "=")
 	if !ok {
-		p.errf(n, "", "%s is not KEY=VALUE", quote(s))
+		p.warnf(n, "", "%s is not KEY=VALUE, ignored", quote(s))
 		return
 	}
 	key = strings.TrimSpace(key)
-	set, known := keys[key]
-	if !known {
+	if _, known := keys[key]; !known {
 		// Ignored, as the original ignored them, before its value is
 		// looked at. An error therefore only ever names a known key.
 		if len(p.b.UnknownKeys) < maxUnknownKeys {
@@ -152,20 +210,52 @@ func (p *parser) line(n int, s string) {
 		}
 		return
 	}
-	val, err := unquote(strings.TrimSpace(val))
-	if err != nil {
-		p.errf(n, key, "%v", err)
-		return
-	}
-	if first, dup := p.seen[key]; dup {
-		p.errf(n, key, "set again (first on line %d)", first)
-		return
+	if before, dup := p.seen[key]; dup {
+		p.warnf(n, key, "set again (also on line %d), the last one wins", before)
 	}
 	p.seen[key] = n
+	p.vals[key] = strings.TrimSpace(val)
+}
+
+// values parses the value that won for each key, in line order, so that
+// errors and warnings come out in the order of the file.
+func (p *parser) values() {
+	order := make([]string, 0, len(p.seen))
+	for k := range p.seen {
+		order = append(order, k)
+	}
+	slices.SortFunc(order, func(a, b string) int { return p.seen[a] - p.seen[b] })
+	for _, key := range order {
+		p.value(p.seen[key], key, p.vals[key])
+	}
+	// Those of the lines came first, then those of the values: in the
+	// order of the file, stably, so that the first maxWarnings are kept.
+	slices.SortStableFunc(p.warns, func(a, b *Warning) int { return a.Line - b.Line })
+}
+
+// value parses one key's value. Values may be wrapped in double or single
+// quotes, as the shell-written files of Ganeti and OpenNebula do.
+func (p *parser) value(n int, key, raw string) {
+	k := keys[key]
+	val, err := unquote(raw)
+	if err != nil {
+		if !k.text {
+			p.errf(n, key, "%v", err)
+			return
+		}
+		// The original never unquoted: it took the value as written.
+		p.warnf(n, key, "%v, taken as written", err)
+		val = raw
+	}
 	if val == "" {
 		return // KEY= means unset
 	}
-	if err := set(p.b, val); err != nil {
+	err = k.set(p.b, val)
+	var f forgiven
+	switch {
+	case errors.As(err, &f):
+		p.warnf(n, key, "%s", f)
+	case err != nil:
 		p.errf(n, key, "%v", err)
 	}
 }
@@ -181,51 +271,132 @@ func unquote(v string) (string, error) {
 	return v[1 : len(v)-1], nil
 }
 
-// keys maps each key nfdhcpd reads to the setter that parses its value.
-var keys = map[string]func(*Binding, string) error{
-	"INDEV": func(b *Binding, v string) error {
+// keySpec is how one key's value is read.
+type keySpec struct {
+	set func(*Binding, string) error
+	// text keys take any text, so the original's way with a stray quote
+	// (keep it as part of the value) still gives a value; for the others
+	// it is an error, since no address or number starts with a quote.
+	text bool
+}
+
+// keys maps each key nfdhcpd reads to how its value is read.
+var keys = map[string]keySpec{
+	"INDEV": {set: func(b *Binding, v string) error {
 		if !ValidIfName(v) {
 			return fmt.Errorf("%s is not a valid interface name", quote(v))
 		}
 		b.InDev = v
 		return nil
-	},
-	"IP":   func(b *Binding, v string) (err error) { b.IP, err = parseAddr(v, 4); return },
-	"MAC":  func(b *Binding, v string) (err error) { b.MAC, err = parseMAC(v); return },
-	"TAGS": func(b *Binding, v string) error { b.Tags = splitList(v); return nil },
-	"HOSTNAME": func(b *Binding, v string) error {
-		if !ValidHostname(v) {
-			return fmt.Errorf("%s is not a valid host name", quote(v))
-		}
-		b.Hostname = v
-		return nil
-	},
-	"GATEWAY":  func(b *Binding, v string) (err error) { b.Gateway, err = parseAddr(v, 4); return },
-	"SUBNET":   func(b *Binding, v string) (err error) { b.Subnet, err = parsePrefix(v, 4); return },
-	"GATEWAY6": func(b *Binding, v string) (err error) { b.Gateway6, err = parseAddr(v, 6); return },
-	"SUBNET6":  func(b *Binding, v string) (err error) { b.Subnet6, err = parsePrefix(v, 6); return },
-	"EUI64":    func(b *Binding, v string) (err error) { b.EUI64, err = parseAddr(v, 6); return },
-	"PRIVATE":  func(b *Binding, v string) (err error) { b.Private, err = ParseBool(v); return },
-	"MACSPOOF": func(b *Binding, v string) (err error) { b.MACSpoof, err = ParseBool(v); return },
-	"MTU": func(b *Binding, v string) error {
+	}},
+	"IP":       {set: func(b *Binding, v string) (err error) { b.IP, err = parseAddr(v, 4); return }},
+	"MAC":      {set: func(b *Binding, v string) (err error) { b.MAC, err = parseMAC(v); return }},
+	"TAGS":     {text: true, set: func(b *Binding, v string) error { b.Tags = splitList(v); return nil }},
+	"HOSTNAME": {text: true, set: setHostname},
+	"GATEWAY":  {set: func(b *Binding, v string) (err error) { b.Gateway, err = parseAddr(v, 4); return }},
+	"SUBNET":   {set: func(b *Binding, v string) (err error) { b.Subnet, err = parsePrefix(v, 4); return }},
+	"GATEWAY6": {set: func(b *Binding, v string) (err error) { b.Gateway6, err = parseAddr(v, 6); return }},
+	"SUBNET6":  {set: func(b *Binding, v string) (err error) { b.Subnet6, err = parsePrefix(v, 6); return }},
+	"EUI64":    {set: func(b *Binding, v string) (err error) { b.EUI64, err = parseAddr(v, 6); return }},
+	"PRIVATE":  {set: func(b *Binding, v string) (err error) { b.Private, err = parseFlag(v); return }},
+	"MACSPOOF": {set: func(b *Binding, v string) (err error) { b.MACSpoof, err = parseFlag(v); return }},
+	"MTU": {set: func(b *Binding, v string) error {
 		n, err := strconv.ParseUint(v, 10, 32)
+		if err == nil && n == 0 {
+			// The original sent no MTU for 0, as hooks write when
+			// they know none.
+			return forgiven(fmt.Sprintf("%s is not an MTU (68-65535), taken as unset as the original did", quote(v)))
+		}
 		if err != nil || n < 68 || n > 65535 {
 			return fmt.Errorf("%s is not an MTU (68-65535)", quote(v))
 		}
 		b.MTU = uint16(n)
 		return nil
-	},
-	"NAMESERVERS":  func(b *Binding, v string) (err error) { b.Nameservers, err = ParseAddrList(v, 4); return },
-	"NAMESERVERS6": func(b *Binding, v string) (err error) { b.Nameservers6, err = ParseAddrList(v, 6); return },
-	"DOMAIN": func(b *Binding, v string) error {
+	}},
+	"NAMESERVERS":  {set: func(b *Binding, v string) (err error) { b.Nameservers, err = ParseAddrList(v, 4); return }},
+	"NAMESERVERS6": {set: func(b *Binding, v string) (err error) { b.Nameservers6, err = ParseAddrList(v, 6); return }},
+	"DOMAIN": {set: func(b *Binding, v string) error {
 		if !ValidHostname(v) {
 			return fmt.Errorf("%s is not a valid domain name", quote(v))
 		}
 		b.Domain = v
 		return nil
-	},
-	"DOMAIN_SEARCH": func(b *Binding, v string) (err error) { b.DomainSearch, err = ParseDomainList(v); return },
-	"DHCP_OPTIONS":  func(b *Binding, v string) (err error) { b.DHCPOptions, err = ParseDHCPOptions(v); return },
+	}},
+	"DOMAIN_SEARCH": {set: func(b *Binding, v string) (err error) { b.DomainSearch, err = ParseDomainList(v); return }},
+	"DHCP_OPTIONS":  {set: func(b *Binding, v string) (err error) { b.DHCPOptions, err = ParseDHCPOptions(v); return }},
+	"NEXT_SERVER":   {set: func(b *Binding, v string) (err error) { b.NextServer, err = ParseNextServer(v); return }},
+	"BOOT_FILE":     {set: func(b *Binding, v string) (err error) { b.BootFile, err = ParseBootFile(v); return }},
+}
+
+// maxHostname is the most option 12 carries in one instance.
+const maxHostname = 255
+
+// setHostname takes any printable text, as the original sent any HOSTNAME
+// in option 12: Windows names such as web_01 are common. Only a DNS name is
+// also a source of the VM's domain (see nfq.NewLease), so any other is
+// warned about. Control characters and bytes past ASCII stay errors: a
+// client hands option 12 to shell scripts and writes it to /etc/hostname.
+func setHostname(b *Binding, v string) error {
+	switch {
+	case !printableASCII(v):
+		return fmt.Errorf("%s holds bytes that are not printable ASCII", quote(v))
+	case len(v) > maxHostname:
+		return fmt.Errorf("%s is longer than the %d bytes option 12 carries", quote(v), maxHostname)
+	}
+	b.Hostname = v
+	if !ValidHostname(v) {
+		return forgiven(fmt.Sprintf("%s is not a DNS name: sent as option 12 as written, but no domain is derived from it", quote(v)))
+	}
+	return nil
+}
+
+// parseFlag reads PRIVATE and MACSPOOF. The original set them for any
+// value but an empty one; the spellings of no (ParseBool) read as no here,
+// and any other word as yes, as the original took it, with a warning.
+func parseFlag(v string) (bool, error) {
+	on, err := ParseBool(v)
+	if err != nil {
+		return true, forgiven(err.Error() + ", taken as yes as the original did")
+	}
+	return on, nil
+}
+
+// maxBootFile is what the BOOTP file field holds, with its final NUL.
+const maxBootFile = 127
+
+// ParseNextServer reads [dhcp] next_server and NEXT_SERVER: the BOOTP
+// siaddr a PXE client fetches its boot file from.
+func ParseNextServer(v string) (netip.Addr, error) {
+	a, err := parseAddr(v, 4)
+	if err == nil && (a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
+		err = fmt.Errorf("%s is not a unicast address", quote(v))
+	}
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return a, nil
+}
+
+// ParseBootFile reads [dhcp] boot_file and BOOT_FILE: the file name (or an
+// iPXE URL) sent in the BOOTP file field, which it must fit, and in option
+// 67.
+func ParseBootFile(v string) (string, error) {
+	switch {
+	case !printableASCII(v):
+		return "", fmt.Errorf("%s holds bytes that are not printable ASCII", quote(v))
+	case len(v) > maxBootFile:
+		return "", fmt.Errorf("%s is longer than the %d bytes of the BOOTP file field", quote(v), maxBootFile)
+	}
+	return v, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // check enforces what holds between keys, once every line has been read.

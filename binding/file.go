@@ -14,7 +14,8 @@ import (
 // is not a regular file: a FIFO, socket, device, directory or symbolic link.
 var ErrNotRegular = errors.New("not a regular file")
 
-// ReadFile parses the binding file at path; its errors name the path.
+// ReadFile parses the binding file at path; its errors and warnings name
+// the path.
 //
 // Only a regular file is read, and never through a symbolic link. Opening a
 // FIFO waits for a writer, which would stop the store (and a start) for
@@ -43,6 +44,9 @@ func ReadFile(path string) (*Binding, error) {
 	b, err := Parse(filepath.Base(path), f)
 	if err != nil {
 		return nil, withPath(err, path)
+	}
+	for _, w := range b.Warnings {
+		w.File = path
 	}
 	return b, nil
 }

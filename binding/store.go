@@ -436,6 +436,11 @@ func (s *Store) load(tap string) {
 	default:
 		f.good = b
 		s.log.Debug("binding file read", "file", path, "unknown_keys", b.UnknownKeys)
+		// Once per version: a rewrite with the same content (or SIGHUP)
+		// does not repeat them.
+		for _, w := range b.Warnings {
+			s.log.Warn("binding file served with a warning", w.logArgs(tap)...)
+		}
 	}
 }
 

@@ -432,3 +432,57 @@ func TestStoreLateChanges(t *testing.T) {
 	}
 	noChange(t, changes) // a second call replays nothing
 }
+
+// A file served with warnings is active, and each warning is logged once
+// when that version loads, naming the file, line and key: not again when
+// the same content is rewritten or the folder rescanned, and anew for a
+// version with other content.
+func TestStoreLogsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	text := bindingText(macA, "export FOO\nHOSTNAME=web_01\n")
+	writeFile(t, dir, "tap0", text)
+	log := &syncBuffer{}
+	s, changes := startStoreLog(t, dir, newFakeLinks(tapL), slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}})))
+	nextChanges(t, changes, "activated tap0")
+	if e := s.ByName("tap0"); e == nil || e.Binding.Hostname != "web_01" {
+		t.Fatalf("tap0 not served as web_01: %+v", e)
+	}
+	path := filepath.Join(dir, "tap0")
+	want := `level=WARN msg="binding file served with a warning" iface=tap0 file=` + path + ` line=5 why="\"export FOO\" is not KEY=VALUE, ignored"
+level=WARN msg="binding file served with a warning" iface=tap0 file=` + path + ` line=6 key=HOSTNAME why="set again (also on line 2), the last one wins"
+level=WARN msg="binding file served with a warning" iface=tap0 file=` + path + ` line=6 key=HOSTNAME why="\"web_01\" is not a DNS name: sent as option 12 as written, but no domain is derived from it"
+`
+	warnings := func() string {
+		var out []string
+		for _, l := range strings.SplitAfter(log.String(), "\n") {
+			if strings.HasPrefix(l, "level=WARN") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "")
+	}
+	if got := warnings(); got != want {
+		t.Errorf("log:\n%s\nwant:\n%s", got, want)
+	}
+
+	writeFile(t, dir, "tap0", text)
+	s.Rescan()
+	noChange(t, changes)
+	if got := warnings(); got != want {
+		t.Errorf("log after the same content again:\n%s\nwant only:\n%s", got, want)
+	}
+
+	writeFile(t, dir, "tap0", bindingText(macA, "MTU=0\n"))
+	nextChanges(t, changes, "updated tap0")
+	want += `level=WARN msg="binding file served with a warning" iface=tap0 file=` + path + ` line=5 key=MTU why="\"0\" is not an MTU (68-65535), taken as unset as the original did"
+`
+	if got := warnings(); got != want {
+		t.Errorf("log after new content:\n%s\nwant:\n%s", got, want)
+	}
+}

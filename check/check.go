@@ -23,6 +23,9 @@ import (
 // Options are -t's.
 type Options struct {
 	JSON bool // one JSON report instead of columns
+	// Strict makes every warning an error (--strict), for CI: a file
+	// the daemon would serve, but only as the original forgave it, fails.
+	Strict bool
 	// Link looks a link up by name; nil looks at the host's, as the
 	// daemon's binding store sees them.
 	Link func(name string) (binding.Link, bool)
@@ -30,20 +33,20 @@ type Options struct {
 
 // Run checks the configuration at path and every binding file in its
 // datapath, prints the report and returns the exit status: 0 when nothing
-// is wrong (warnings allowed), else 1.
+// is wrong (warnings allowed, unless o.Strict), else 1.
 func Run(path string, stdout, stderr io.Writer, o Options) int {
 	if o.Link == nil {
 		o.Link = hostLink
 	}
 	if o.JSON {
-		return runJSON(path, stdout, o.Link)
+		return runJSON(path, stdout, o.Link, o.Strict)
 	}
-	return runText(path, stdout, stderr, o.Link)
+	return runText(path, stdout, stderr, o.Link, o.Strict)
 }
 
 // runText prints the configuration's summary, a line per binding, then the
-// warnings and errors on stderr.
-func runText(path string, stdout, stderr io.Writer, link linkFunc) int {
+// warnings and errors on stderr; strict lists the warnings as errors.
+func runText(path string, stdout, stderr io.Writer, link linkFunc, strict bool) int {
 	var errs []error
 	cfg, err := config.Load(path)
 	datapath := ""
@@ -67,7 +70,14 @@ func runText(path string, stdout, stderr io.Writer, link linkFunc) int {
 		berrs, warns = checkBindings(path, datapath, stdout, link, fit)
 		errs = append(errs, berrs...)
 	}
-	if warns = append(fit.config(), warns...); len(warns) > 0 {
+	warns = append(fit.config(), warns...)
+	if strict {
+		for _, w := range warns {
+			errs = append(errs, errors.New(w))
+		}
+		warns = nil
+	}
+	if len(warns) > 0 {
 		fmt.Fprintln(stderr, "warnings:")
 		for _, w := range warns {
 			fmt.Fprintln(stderr, w)
@@ -101,9 +111,7 @@ func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc, fit *fitCh
 	}
 	var warns []string
 	for _, r := range rows {
-		for _, w := range r.Warnings {
-			warns = append(warns, filepath.Join(dir, r.File)+": "+w)
-		}
+		warns = append(warns, r.Warnings...)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TAP\tMAC\tIP\tIPV6 PREFIX\tHOSTNAME\tSTATUS")
@@ -128,16 +136,19 @@ func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc, fit *fitCh
 
 // Row is one binding file as -t sees it.
 type Row struct {
-	File       string   `json:"file"`
-	TAP        string   `json:"tap,omitempty"`
-	MAC        string   `json:"mac,omitempty"`
-	IP         string   `json:"ip,omitempty"`
-	IPv6Prefix string   `json:"ipv6_prefix,omitempty"`
-	Hostname   string   `json:"hostname,omitempty"`
-	Status     string   `json:"status"`            // ok, invalid, empty, refused (its TAP is not a VM port)
-	Waiting    string   `json:"waiting,omitempty"` // a link it names does not exist (yet)
-	Error      string   `json:"error,omitempty"`
-	Warnings   []string `json:"warnings,omitempty"` // what its replies can never carry
+	File       string `json:"file"`
+	TAP        string `json:"tap,omitempty"`
+	MAC        string `json:"mac,omitempty"`
+	IP         string `json:"ip,omitempty"`
+	IPv6Prefix string `json:"ipv6_prefix,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
+	Status     string `json:"status"`            // ok, invalid, empty, refused (its TAP is not a VM port)
+	Waiting    string `json:"waiting,omitempty"` // a link it names does not exist (yet)
+	Error      string `json:"error,omitempty"`
+	// Warnings are what the original daemon forgave in the file (each
+	// with its path, line and key), then what its replies can never
+	// carry (with its path).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // scanBindings reads every binding file in dir: one row per file, and the
@@ -184,7 +195,12 @@ func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]Row, []error, err
 		case !exists(link, b.InDev):
 			r.Waiting = "no link " + b.InDev + " (INDEV)"
 		}
-		r.Warnings = fit.binding(b)
+		for _, w := range b.Warnings {
+			r.Warnings = append(r.Warnings, w.String())
+		}
+		for _, w := range fit.binding(b) {
+			r.Warnings = append(r.Warnings, filepath.Join(dir, de.Name())+": "+w)
+		}
 		rows = append(rows, r)
 	}
 	return rows, errs, nil

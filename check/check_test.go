@@ -243,7 +243,7 @@ func TestCheckJSON(t *testing.T) {
 		}
 	})
 	t.Run("lists no reply can carry whole warn, and pass", func(t *testing.T) {
-		cfg, _ := testDatapath(t, "", map[string]string{"tap10": seedBinding(t) + "NAMESERVERS6=" + addrList("2001:db8:53::", 100) + "\n"})
+		cfg, dir := testDatapath(t, "", map[string]string{"tap10": seedBinding(t) + "NAMESERVERS6=" + addrList("2001:db8:53::", 100) + "\n"})
 		var out bytes.Buffer
 		if code := Run(cfg, &out, nil, Options{JSON: true, Link: exists}); code != 0 {
 			t.Fatalf("exit %d:\n%s", code, out.String())
@@ -252,8 +252,8 @@ func TestCheckJSON(t *testing.T) {
 		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"an RA of 1500 bytes has no room for 13 of 100 DNS servers, 1 of 1 search domains",
-			"a DHCPv6 reply of 1500 bytes has no room for 12 of 100 DNS servers, 1 of 1 search domains"}
+		want := []string{dir + "/tap10: an RA of 1500 bytes has no room for 13 of 100 DNS servers, 1 of 1 search domains",
+			dir + "/tap10: a DHCPv6 reply of 1500 bytes has no room for 12 of 100 DNS servers, 1 of 1 search domains"}
 		if !got.OK || len(got.Bindings) != 1 || !cmp.Equal(got.Bindings[0].Warnings, want) || got.Warnings != nil {
 			t.Errorf("report: %+v\nwant the binding's warnings %q", got, want)
 		}
@@ -294,4 +294,54 @@ func TestCheckJSON(t *testing.T) {
 			t.Errorf("report:\n%s\nwant it to hold:\n%s", out.String(), want)
 		}
 	})
+}
+
+// The issue's three files in one: a line that is not KEY=VALUE, a key set
+// twice and a HOSTNAME that is not a DNS name. The original served it, so
+// -t says ok with warnings naming file, line and key, and exits 0; with
+// --strict the same lines are errors and it exits 1, as the JSON report
+// does.
+func TestCheckForgiven(t *testing.T) {
+	text := strings.Replace(seedBinding(t), "HOSTNAME=testing-vm", "HOSTNAME=web_01", 1) + "export FOO\nIP=192.0.2.101\n"
+	cfg, dir := testDatapath(t, "", map[string]string{"tap10": text})
+	warnings := []string{
+		dir + `/tap10:4: HOSTNAME: "web_01" is not a DNS name: sent as option 12 as written, but no domain is derived from it`,
+		dir + `/tap10:12: "export FOO" is not KEY=VALUE, ignored`,
+		dir + "/tap10:13: IP: set again (also on line 2), the last one wins",
+	}
+	exists := fakeLinks(map[string]string{"tap10": "tuntap"})
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Run(cfg, &out, &errb, Options{Strict: strict, Link: exists})
+			wantCode, section := 0, "warnings:\n"
+			if strict {
+				wantCode, section = 1, "errors:\n"
+			}
+			if code != wantCode {
+				t.Errorf("exit %d, want %d", code, wantCode)
+			}
+			if want := section + strings.Join(warnings, "\n") + "\n"; errb.String() != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", errb.String(), want)
+			}
+			if !strings.Contains(out.String(), "tap10  aa:6b:39:22:33:44  192.0.2.101  2001:db8:aaaa:bbbb::/64  web_01    ok\n") {
+				t.Errorf("stdout:\n%s", out.String())
+			}
+
+			out.Reset()
+			code = Run(cfg, &out, nil, Options{JSON: true, Strict: strict, Link: exists})
+			var got Report
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			wantErrs := []string{}
+			if strict {
+				wantErrs = warnings
+			}
+			if code != wantCode || got.OK == strict || len(got.Bindings) != 1 || !cmp.Equal(got.Bindings[0].Warnings, warnings) ||
+				got.Bindings[0].Status != "ok" || !cmp.Equal(got.Errors, wantErrs) {
+				t.Errorf("exit %d, report %+v\nwant the row's warnings %q and errors %q", code, got, warnings, wantErrs)
+			}
+		})
+	}
 }

@@ -14,13 +14,13 @@ type Report struct {
 	OK       bool     `json:"ok"`
 	Summary  string   `json:"summary,omitempty"` // the configuration's, when it is valid
 	Bindings []Row    `json:"bindings"`
-	Errors   []string `json:"errors"`             // every problem, configuration and bindings
+	Errors   []string `json:"errors"`             // every problem, configuration and bindings; with --strict every warning too
 	Warnings []string `json:"warnings,omitempty"` // the configuration's lists that cannot fit (a binding's are in its row)
 }
 
 // runJSON is runText for scripts: one JSON document on stdout, whatever the
-// outcome, and the same exit status.
-func runJSON(path string, stdout io.Writer, link linkFunc) int {
+// outcome, and the same exit status. strict adds every warning to Errors.
+func runJSON(path string, stdout io.Writer, link linkFunc, strict bool) int {
 	rep := Report{Config: path, Bindings: []Row{}, Errors: []string{}}
 	cfg, err := config.Load(path)
 	datapath := ""
@@ -45,6 +45,12 @@ func runJSON(path string, stdout io.Writer, link linkFunc) int {
 		}
 		for _, e := range errs {
 			rep.Errors = append(rep.Errors, e.Error())
+		}
+	}
+	if strict {
+		rep.Errors = append(rep.Errors, rep.Warnings...)
+		for _, r := range rep.Bindings {
+			rep.Errors = append(rep.Errors, r.Warnings...)
 		}
 	}
 	rep.OK = len(rep.Errors) == 0

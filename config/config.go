@@ -59,6 +59,8 @@ type DHCP struct {
 	Nameservers   []netip.Addr
 	Domain        string
 	Options       []binding.DHCPOption
+	NextServer    netip.Addr // BOOTP siaddr and option 66; invalid when unset
+	BootFile      string     // BOOTP file and option 67
 }
 
 // IPv6 holds the [ipv6] section.

@@ -94,6 +94,14 @@ func TestConfigValues(t *testing.T) {
 				}
 				return ""
 			}},
+		{"PXE", strings.Replace(base, "dhcp_queue = 42\n", "dhcp_queue = 42\nnext_server = 192.0.2.69\nboot_file = \"http://boot.example.com/menu.ipxe?mac=${net0/mac}\"\n", 1), func(c *Config) string {
+			s := c.Responder()
+			if c.DHCP.NextServer != netip.MustParseAddr("192.0.2.69") || c.DHCP.BootFile != "http://boot.example.com/menu.ipxe?mac=${net0/mac}" ||
+				s.NextServer != c.DHCP.NextServer || s.BootFile != c.DHCP.BootFile {
+				return "next_server, boot_file"
+			}
+			return ""
+		}},
 		{"empty value keeps default", base + "ra_period =\n", func(c *Config) string {
 			if c.IPv6.RAPeriod != 300*time.Second {
 				return "ra_period"

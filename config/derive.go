@@ -49,6 +49,8 @@ func (c *Config) Responder() *responder.Settings {
 		Nameservers6:  c.IPv6.Nameservers,
 		Domains6:      c.IPv6.Domains,
 		Mode:          c.IPv6.Mode,
+		NextServer:    c.DHCP.NextServer,
+		BootFile:      c.DHCP.BootFile,
 	}
 	for _, o := range c.DHCP.Options {
 		s.Options = append(s.Options, responder.Option{Code: o.Code, Data: o.Data})

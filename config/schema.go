@@ -74,6 +74,15 @@ var schema = func() map[string]map[string]setter {
 				c.DHCP.Options, err = binding.ParseDHCPOptions(v)
 				return err
 			},
+			// PXE: a binding's NEXT_SERVER and BOOT_FILE win.
+			"next_server": func(c *Config, v string) (err error) {
+				c.DHCP.NextServer, err = binding.ParseNextServer(v)
+				return err
+			},
+			"boot_file": func(c *Config, v string) (err error) {
+				c.DHCP.BootFile, err = binding.ParseBootFile(v)
+				return err
+			},
 		},
 		"ipv6": {
 			"enable_ipv6": boolean(func(c *Config) *bool { return &c.IPv6.Enable }),

@@ -29,6 +29,9 @@ type BindingRow struct {
 	Hostname string `json:"hostname,omitempty"`
 	Waiting  string `json:"waiting,omitempty"` // why a good binding is not active
 	Error    string `json:"error,omitempty"`   // why the file's last version was rejected
+	// Warnings are what the version in force holds that the original
+	// daemon forgave (file, line, key, why).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Rows lists every binding file seen, sorted by TAP. method, when not nil,
@@ -43,6 +46,9 @@ func Rows(b Bindings, method func(ifindex int) string) []BindingRow {
 		}
 		if bd := f.Binding; bd != nil {
 			r.MAC, r.Hostname = bd.MAC.String(), bd.Hostname
+			for _, w := range bd.Warnings {
+				r.Warnings = append(r.Warnings, w.String())
+			}
 			r.IP, r.Gateway, r.Gateway6, r.EUI64 = addr(bd.IP), addr(bd.Gateway), addr(bd.Gateway6), addr(bd.EUI64)
 			if bd.Subnet.IsValid() {
 				r.Subnet = bd.Subnet.String()

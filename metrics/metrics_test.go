@@ -29,7 +29,8 @@ var (
 	b10 = &binding.Binding{TAP: "tap10", MAC: net.HardwareAddr{0xaa, 0x6b, 0x39, 0x22, 0x33, 0x44}, Hostname: "testing-vm",
 		IP: netip.MustParseAddr("192.0.2.100"), Subnet: netip.MustParsePrefix("192.0.2.0/24"), Gateway: netip.MustParseAddr("192.0.2.1"),
 		Subnet6: netip.MustParsePrefix("2001:db8:aaaa:bbbb::/64")}
-	b11 = &binding.Binding{TAP: "tap11", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 0x11}, Hostname: "vm11"}
+	b11 = &binding.Binding{TAP: "tap11", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 0x11}, Hostname: "vm11",
+		Warnings: []*binding.Warning{{File: "/b/tap11", Line: 3, Err: errors.New(`"export FOO" is not KEY=VALUE, ignored`)}}}
 	b13 = &binding.Binding{TAP: "tap13", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 0x13}, Hostname: "vm13"}
 	e10 = &binding.Entry{Binding: b10, TAP: binding.Link{Name: "tap10", Index: 7}}
 	e13 = &binding.Entry{Binding: b13, TAP: binding.Link{Name: "tap13", Index: 9}}
@@ -251,7 +252,8 @@ func TestHandler(t *testing.T) {
 	want := []BindingRow{
 		{TAP: "tap10", File: "/b/tap10", Active: true, Ifindex: 7, Attach: "tcx", MAC: "aa:6b:39:22:33:44",
 			IP: "192.0.2.100", Subnet: "192.0.2.0/24", Gateway: "192.0.2.1", Subnet6: "2001:db8:aaaa:bbbb::/64", Hostname: "testing-vm"},
-		{TAP: "tap11", File: "/b/tap11", MAC: "02:00:00:00:00:11", Hostname: "vm11", Waiting: "no link tap11"},
+		{TAP: "tap11", File: "/b/tap11", MAC: "02:00:00:00:00:11", Hostname: "vm11", Waiting: "no link tap11",
+			Warnings: []string{`/b/tap11:3: "export FOO" is not KEY=VALUE, ignored`}},
 		{TAP: "tap12", File: "/b/tap12", Error: "tap12:3: IP: bad"},
 		{TAP: "tap13", File: "/b/tap13", Active: true, Ifindex: 9, MAC: "02:00:00:00:00:13", Hostname: "vm13", Error: "tap13:1: MAC: bad"},
 	}

@@ -3,6 +3,7 @@ package nfq
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -237,5 +238,53 @@ func TestNewLeaseMerges(t *testing.T) {
 	want := []responder.Option{{Code: 42, Data: []byte{198, 51, 100, 123}}, {Code: 66, Data: []byte("tftp")}}
 	if len(l.Options) != 2 || l.Options[0].Code != 42 || string(l.Options[0].Data) != string(want[0].Data) || l.Options[1].Code != 66 {
 		t.Fatalf("options %v, want the binding's 42 then the configuration's 66", l.Options)
+	}
+}
+
+// The domain comes from the configuration, else from HOSTNAME's domain part,
+// but only when HOSTNAME is a DNS name: one the original forgave (web_01)
+// is still the VM's option 12, never the source of a search list.
+func TestNewLeaseDomainFromHostname(t *testing.T) {
+	for _, tt := range []struct {
+		hostname, domain string
+		search           []string
+	}{
+		{"vm.example.com", "example.com", []string{"example.com"}},
+		{"vm", "", nil},
+		{"web_01.example.com", "", nil},
+		{"web_01", "", nil},
+		{"my vm.example.com", "", nil},
+	} {
+		e := entry(10, 0)
+		b := *e.Binding
+		b.Hostname = tt.hostname
+		e.Binding = &b
+		l := NewLease(e, &responder.Settings{})
+		if l.Hostname != tt.hostname || l.Domain != tt.domain || !slices.Equal(l.DomainSearch, tt.search) {
+			t.Errorf("HOSTNAME %q: hostname %q, domain %q, search %q; want %q, %q", tt.hostname, l.Hostname, l.Domain, l.DomainSearch, tt.domain, tt.search)
+		}
+	}
+}
+
+// NEXT_SERVER and BOOT_FILE win over [dhcp] next_server and boot_file,
+// each on its own.
+func TestNewLeasePXE(t *testing.T) {
+	s := &responder.Settings{NextServer: netip.MustParseAddr("192.0.2.69"), BootFile: "pxelinux.0"}
+	e := entry(10, 0)
+	if l := NewLease(e, s); l.NextServer != s.NextServer || l.BootFile != "pxelinux.0" {
+		t.Errorf("configuration's PXE not taken: %v %q", l.NextServer, l.BootFile)
+	}
+	b := *e.Binding
+	b.BootFile = "http://boot.example.com/vm10.ipxe"
+	e.Binding = &b
+	if l := NewLease(e, s); l.NextServer != s.NextServer || l.BootFile != b.BootFile {
+		t.Errorf("binding's BOOT_FILE: %v %q", l.NextServer, l.BootFile)
+	}
+	b.NextServer = netip.MustParseAddr("198.51.100.69")
+	if l := NewLease(e, s); l.NextServer != b.NextServer || l.BootFile != b.BootFile {
+		t.Errorf("binding's NEXT_SERVER: %v %q", l.NextServer, l.BootFile)
+	}
+	if l := NewLease(e, &responder.Settings{}); l.NextServer != b.NextServer || l.BootFile != b.BootFile {
+		t.Errorf("binding's PXE alone: %v %q", l.NextServer, l.BootFile)
 	}
 }

@@ -34,13 +34,25 @@ func NewLease(e *binding.Entry, s *responder.Settings) *responder.Lease {
 		Domain:       b.Domain,
 		DomainSearch: b.DomainSearch,
 		Options:      mergeOptions(b.DHCPOptions, s.Options),
+		NextServer:   b.NextServer,
+		BootFile:     b.BootFile,
 	}
-	// The original served the configured domain, else the hostname's domain part.
+	// The original served the configured domain, else the hostname's
+	// domain part. A HOSTNAME that is not a DNS name (web_01.example) is
+	// still sent as option 12, but no domain is taken from it for the DNS
+	// lists (options 119 and 24, DNSSL): the binding's warning says so.
 	if l.Domain == "" {
 		l.Domain = s.Domain
 	}
-	if l.Domain == "" {
+	if l.Domain == "" && binding.ValidHostname(b.Hostname) {
 		l.Domain = hostDomain(b.Hostname)
+	}
+	// PXE: the binding wins per key.
+	if !l.NextServer.IsValid() {
+		l.NextServer = s.NextServer
+	}
+	if l.BootFile == "" {
+		l.BootFile = s.BootFile
 	}
 	if l.DomainSearch == nil {
 		l.DomainSearch = s.Domains6

@@ -39,6 +39,8 @@ const (
 	optRenewal      = 58
 	optRebinding    = 59
 	optClientID     = 61
+	optTFTPServer   = 66
+	optBootFile     = 67
 	optDomainSearch = 119
 	optClasslessRts = 121
 	optEnd          = 255
@@ -50,6 +52,7 @@ const (
 	dhcpMinReply = 300 // RFC 1542 §3.3 smallest BOOTP message relays pass
 	dhcpMinMax   = 576 - ip4Len - udpLen
 	flagBcast    = 0x8000
+	siaddrOff    = 20
 	fileOff      = 108
 	fileLen      = 128
 	snameOff     = 44

@@ -2,6 +2,7 @@ package responder
 
 import (
 	"bytes"
+	"encoding/hex"
 	"net"
 	"net/netip"
 	"slices"
@@ -422,6 +423,241 @@ func TestDHCPv4Fits(t *testing.T) {
 			eqBytes(t, "option 6", all[optDNS], want[:4*tc.carried])
 			if wantLeft := (LeftOut{Nameservers: tc.servers - tc.carried}); res.LeftOut != wantLeft {
 				t.Errorf("left out %+v, want %+v", res.LeftOut, wantLeft)
+			}
+		})
+	}
+}
+
+// hexBytes reads hex with spaces and line breaks, as the tests write it.
+func hexBytes(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// RFC 2132 §9.8: the server "MUST try to insert the requested options in
+// the order requested by the client". The lease timers (51, 58, 59) go in
+// the client's order when it asks for them, and first when it does not;
+// either way their room in the options field is kept, so a change of order
+// never changes what fits.
+func TestDHCPv4OptionOrder(t *testing.T) {
+	// What Android sends: client id, maximum size, vendor class, its own
+	// host name, and its parameter request list.
+	android := []layers.DHCPOption{
+		opt(layers.DHCPOptClientID, clientID61...),
+		opt(layers.DHCPOptMaxMessageSize, 0x05, 0xdc),
+		opt(layers.DHCPOptClassID, []byte("android-dhcp-14")...),
+		opt(layers.DHCPOptHostname, []byte("Pixel-8")...),
+		opt(layers.DHCPOptParamsRequest, 1, 33, 3, 6, 15, 26, 28, 51, 58, 59, 43, 114, 108),
+	}
+	huge := Option{224, bytes.Repeat([]byte{0xe0}, 288)} // 292 bytes encoded: the options field less the timers' 18, and 3
+	for _, tc := range []struct {
+		name     string
+		opts     []layers.DHCPOption
+		extra    []Option
+		msgType  layers.DHCPMsgType
+		fields   string // the options field exactly, to its end option
+		order    []uint8
+		leftOpts int
+	}{{
+		name: "Android's list: every option in its order, then the host name it did not ask for",
+		opts: android, msgType: layers.DHCPMsgTypeDiscover,
+		fields: `350102 3604c0000201 3d0701aa6b39223344
+			0104ffffff00 0304c0000201 0608c0000202c0000203 0f0b6578616d706c652e636f6d 1a0205aa 1c04c00002ff
+			330400093a80 3a0400000e10 3b0400081330
+			0c0a74657374696e672d766d ff`,
+	}, {
+		name:    "Android's list in a REQUEST: the ACK in the same order",
+		opts:    append(android, opt(layers.DHCPOptRequestIP, ip4b("192.0.2.100")...), opt(layers.DHCPOptServerID, ip4b("192.0.2.1")...)),
+		msgType: layers.DHCPMsgTypeRequest,
+		fields: `350105 3604c0000201 3d0701aa6b39223344
+			0104ffffff00 0304c0000201 0608c0000202c0000203 0f0b6578616d706c652e636f6d 1a0205aa 1c04c00002ff
+			330400093a80 3a0400000e10 3b0400081330
+			0c0a74657374696e672d766d ff`,
+	}, {
+		name:    "timers asked for in another order, some between others",
+		opts:    []layers.DHCPOption{opt(layers.DHCPOptParamsRequest, 59, 1, 58, 3, 51)},
+		msgType: layers.DHCPMsgTypeDiscover,
+		order:   []uint8{53, 54, 59, 1, 58, 3, 51, 28, 6, 12, 15, 26},
+	}, {
+		name:    "one timer asked for: the others first, as when none is",
+		opts:    []layers.DHCPOption{opt(layers.DHCPOptParamsRequest, 1, 3, 6, 58)},
+		msgType: layers.DHCPMsgTypeDiscover,
+		order:   []uint8{53, 54, 51, 59, 1, 3, 6, 58, 28, 12, 15, 26},
+	}, {
+		name:    "no timers asked for: they go first",
+		opts:    []layers.DHCPOption{opt(layers.DHCPOptParamsRequest, 1, 3, 6)},
+		msgType: layers.DHCPMsgTypeDiscover,
+		order:   []uint8{53, 54, 51, 58, 59, 1, 3, 6, 28, 12, 15, 26},
+	}, {
+		name:    "INFORM: no timers even when asked for",
+		opts:    android,
+		msgType: layers.DHCPMsgTypeInform,
+		order:   []uint8{53, 54, 61, 1, 3, 6, 15, 26, 28, 12},
+	}, {
+		// The options field (548 bytes, no option 57) has 295 bytes
+		// after 53 and 54. Placed before the timers, option 224 would
+		// take 292 of them and push the timers into the file field; it
+		// is left out instead, as when the timers went first.
+		name:     "a large option asked for before the timers does not push them out of the options field",
+		opts:     []layers.DHCPOption{opt(layers.DHCPOptParamsRequest, 224, 51, 58, 59)},
+		extra:    []Option{huge},
+		msgType:  layers.DHCPMsgTypeDiscover,
+		order:    []uint8{53, 54, 51, 58, 59, 1, 3, 28, 6, 12, 15, 26},
+		leftOpts: 1,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := testLease()
+			l.MTU = 1450
+			l.Options = tc.extra
+			mod := func(d *layers.DHCPv4) {}
+			if tc.msgType == layers.DHCPMsgTypeInform {
+				mod = func(d *layers.DHCPv4) { d.ClientIP = net.IP(ip4b("192.0.2.100")) }
+			}
+			res := New(testSettings()).Respond(dhcp4Packet(t, tc.msgType, mod, tc.opts...), vmMAC, l)
+			if res.Outcome != Answered {
+				t.Fatalf("%v (%s)", res.Outcome, res.Reason)
+			}
+			d := decode(t, res.Frame)
+			msg := res.Frame[ethLen+ip4Len+udpLen:]
+			if tc.fields != "" {
+				want := hexBytes(t, tc.fields)
+				if got := msg[dhcpHeader:]; !bytes.Equal(got[:min(len(got), len(want))], want) || slices.ContainsFunc(got[len(want):], func(b byte) bool { return b != 0 }) {
+					t.Errorf("options field:\n%x\nwant:\n%x and padding", got, want)
+				}
+			}
+			if order, got := opts4(d.dhcp); tc.order != nil && !slices.Equal(order, tc.order) {
+				t.Errorf("option order %v, want %v", order, tc.order)
+			} else if _, over := got[optOverload]; over {
+				t.Errorf("options overloaded into file or sname: %x", got[optOverload])
+			}
+			if res.LeftOut.Options != tc.leftOpts {
+				t.Errorf("%d options left out, want %d", res.LeftOut.Options, tc.leftOpts)
+			}
+		})
+	}
+}
+
+// PXE firmware boots from the BOOTP siaddr and file fields; options 66
+// and 67 carry the same to clients that ask for them. The binding's next
+// server and boot file win over the configuration's, and the file field is
+// never also used for options while it holds a boot file.
+func TestDHCPv4PXE(t *testing.T) {
+	pxe := func(s *Settings) { s.NextServer, s.BootFile = netip.MustParseAddr("192.0.2.69"), "pxelinux.0" }
+	asks := opt(layers.DHCPOptParamsRequest, 1, 3, 66, 67)
+	extras := []Option{ // as in TestDHCPv4SizeLimits: without a boot file, 225 goes to file
+		{224, bytes.Repeat([]byte{0xe0}, 120)}, {225, bytes.Repeat([]byte{0xe1}, 120)},
+		{226, bytes.Repeat([]byte{0xe2}, 120)}, {227, bytes.Repeat([]byte{0xe3}, 60)},
+		{228, bytes.Repeat([]byte{0xe4}, 50)},
+	}
+	for _, tc := range []struct {
+		name     string
+		set      func(*Settings)
+		lease    func(*Lease)
+		msgType  layers.DHCPMsgType
+		opts     []layers.DHCPOption
+		siaddr   string
+		file     string
+		order    []uint8
+		want     map[uint8][]byte
+		absent   []uint8
+		overload byte
+	}{{
+		name: "the configuration's, and 66 and 67 where the client asks", set: pxe,
+		msgType: layers.DHCPMsgTypeDiscover, opts: []layers.DHCPOption{asks},
+		siaddr: "192.0.2.69", file: "pxelinux.0",
+		order: []uint8{53, 54, 51, 58, 59, 1, 3, 66, 67, 28, 6, 12, 15},
+		want:  map[uint8][]byte{66: []byte("192.0.2.69"), 67: []byte("pxelinux.0")},
+	}, {
+		name: "in the ACK too", set: pxe,
+		msgType: layers.DHCPMsgTypeRequest, opts: []layers.DHCPOption{asks, opt(layers.DHCPOptRequestIP, ip4b("192.0.2.100")...)},
+		siaddr: "192.0.2.69", file: "pxelinux.0",
+		want: map[uint8][]byte{66: []byte("192.0.2.69"), 67: []byte("pxelinux.0")},
+	}, {
+		name: "not asked for: the fields only", set: pxe,
+		msgType: layers.DHCPMsgTypeDiscover,
+		siaddr:  "192.0.2.69", file: "pxelinux.0", absent: []uint8{66, 67},
+	}, {
+		name: "the binding's win, each on its own", set: pxe,
+		lease:   func(l *Lease) { l.BootFile = "http://boot.example.com/vm.ipxe" },
+		msgType: layers.DHCPMsgTypeDiscover, opts: []layers.DHCPOption{asks},
+		siaddr: "192.0.2.69", file: "http://boot.example.com/vm.ipxe",
+		want: map[uint8][]byte{66: []byte("192.0.2.69"), 67: []byte("http://boot.example.com/vm.ipxe")},
+	}, {
+		name: "the binding's alone",
+		lease: func(l *Lease) {
+			l.NextServer, l.BootFile = netip.MustParseAddr("198.51.100.69"), "undionly.kpxe"
+		},
+		msgType: layers.DHCPMsgTypeDiscover, opts: []layers.DHCPOption{asks},
+		siaddr: "198.51.100.69", file: "undionly.kpxe",
+		want: map[uint8][]byte{66: []byte("198.51.100.69"), 67: []byte("undionly.kpxe")},
+	}, {
+		name:    "a boot file without a next server: siaddr 0 and no option 66",
+		set:     func(s *Settings) { s.BootFile = "http://boot.example.com/menu.ipxe" },
+		msgType: layers.DHCPMsgTypeDiscover, opts: []layers.DHCPOption{asks},
+		siaddr: "0.0.0.0", file: "http://boot.example.com/menu.ipxe",
+		want: map[uint8][]byte{67: []byte("http://boot.example.com/menu.ipxe")}, absent: []uint8{66},
+	}, {
+		name: "an operator's option 66 wins over next_server's", set: func(s *Settings) {
+			pxe(s)
+			s.Options = []Option{{66, []byte("tftp.example.com")}}
+		},
+		msgType: layers.DHCPMsgTypeDiscover, opts: []layers.DHCPOption{asks},
+		siaddr: "192.0.2.69", file: "pxelinux.0",
+		want: map[uint8][]byte{66: []byte("tftp.example.com"), 67: []byte("pxelinux.0")},
+	}, {
+		name: "a NAK carries neither", set: pxe,
+		msgType: layers.DHCPMsgTypeRequest, opts: []layers.DHCPOption{asks, opt(layers.DHCPOptRequestIP, ip4b("192.0.2.7")...)},
+		siaddr: "0.0.0.0", file: "", absent: []uint8{66, 67},
+	}, {
+		name:    "no PXE: neither",
+		msgType: layers.DHCPMsgTypeDiscover, opts: []layers.DHCPOption{asks},
+		siaddr: "0.0.0.0", file: "", absent: []uint8{66, 67},
+	}, {
+		// 224 and 227 fill the options field and 228 goes to sname; 225,
+		// which went to the file field without a boot file, is left out.
+		name: "options that would overload the file field go to sname or are left out", set: pxe,
+		lease:   func(l *Lease) { l.Options = extras },
+		msgType: layers.DHCPMsgTypeDiscover, opts: []layers.DHCPOption{opt(layers.DHCPOptParamsRequest, 1, 3)},
+		siaddr: "192.0.2.69", file: "pxelinux.0", overload: 2,
+		want: map[uint8][]byte{224: extras[0].Data, 227: extras[3].Data, 228: extras[4].Data}, absent: []uint8{225, 226},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testSettings()
+			if tc.set != nil {
+				tc.set(&s)
+			}
+			l := testLease()
+			if tc.lease != nil {
+				tc.lease(l)
+			}
+			res := New(s).Respond(dhcp4Packet(t, tc.msgType, nil, tc.opts...), vmMAC, l)
+			if res.Outcome != Answered && res.Outcome != NAK {
+				t.Fatalf("%v (%s)", res.Outcome, res.Reason)
+			}
+			decode(t, res.Frame)
+			msg := res.Frame[ethLen+ip4Len+udpLen:]
+			eqBytes(t, "siaddr", msg[20:24], ip4b(tc.siaddr))
+			eqBytes(t, "file", msg[fileOff:fileOff+fileLen], append([]byte(tc.file), make([]byte, fileLen-len(tc.file))...))
+			all := allOptions4(msg, tc.overload)
+			if ov := all[optOverload]; tc.overload != 0 && !bytes.Equal(ov, []byte{tc.overload}) || tc.overload == 0 && ov != nil {
+				t.Errorf("overload %x, want %d", ov, tc.overload)
+			}
+			if tc.order != nil {
+				if order, _ := opts4(decode(t, res.Frame).dhcp); !slices.Equal(order, tc.order) {
+					t.Errorf("option order %v, want %v", order, tc.order)
+				}
+			}
+			for c, v := range tc.want {
+				eqBytes(t, "option "+layers.DHCPOpt(c).String(), all[c], v)
+			}
+			for _, c := range tc.absent {
+				if all[c] != nil {
+					t.Errorf("option %d present: %x", c, all[c])
+				}
 			}
 		})
 	}

@@ -121,12 +121,49 @@ func reservedExtra(c uint8) bool {
 	return false
 }
 
+// timer4 is one of the lease's timers (options 51, 58, 59) and its value.
+type timer4 struct {
+	code uint8
+	v    uint32
+}
+
+// timers4 are the lease time, T1 and T2.
+func (r *Responder) timers4() [3]timer4 {
+	lease, t1, t2 := leaseTimers(&r.s)
+	return [3]timer4{{optLeaseTime, lease}, {optRenewal, t1}, {optRebinding, t2}}
+}
+
+// timerLen is the encoded size of each timer option.
+const timerLen = 2 + 4
+
+// pxe4 is where a PXE client boots from: the binding's next server and
+// boot file, else the configuration's.
+func (r *Responder) pxe4(l *Lease) (netip.Addr, string) {
+	ns, file := l.NextServer, l.BootFile
+	if !ns.Is4() {
+		ns = r.s.NextServer
+	}
+	if file == "" {
+		file = r.s.BootFile
+	}
+	return ns, file
+}
+
 // candidates4 fills r.v4 with every option the binding supports, in the
 // order they go out when the client's parameter request list does not
-// order them.
-func (r *Responder) candidates4(q *dhcp4Request, l *Lease) {
+// order them. With timers, the lease timers the client asked for are among
+// them, so that they go out in its order (RFC 2132 §9.8); build4 writes
+// the others first.
+func (r *Responder) candidates4(q *dhcp4Request, l *Lease, timers bool) {
 	s := &r.v4
 	s.reset()
+	if timers {
+		for _, t := range r.timers4() {
+			if slices.Contains(q.prl, t.code) {
+				s.addBytes(t.code, binary.BigEndian.AppendUint32(s.buf(), t.v), false)
+			}
+		}
+	}
 	if l.Subnet.Addr().Is4() {
 		var m [4]byte
 		binary.BigEndian.PutUint32(m[:], ^(uint32(1)<<(32-l.Subnet.Bits()) - 1))
@@ -179,6 +216,15 @@ func (r *Responder) candidates4(q *dhcp4Request, l *Lease) {
 	if router && slices.Contains(q.prl, optClasslessRts) {
 		gw := l.Gateway.As4()
 		s.addBytes(optClasslessRts, []byte{0, gw[0], gw[1], gw[2], gw[3]}, false)
+	}
+	// PXE firmware reads siaddr and file (build4); options 66 and 67 say
+	// the same to clients that ask for them (RFC 2132 §9.4, §9.5).
+	next, file := r.pxe4(l)
+	if b := s.buf(); next.Is4() && cap(b) >= len("255.255.255.255") && slices.Contains(q.prl, optTFTPServer) {
+		s.add(optTFTPServer, next.AppendTo(b), false)
+	}
+	if file != "" && slices.Contains(q.prl, optBootFile) {
+		s.addString(optBootFile, file)
 	}
 	for _, o := range l.Options {
 		if !reservedExtra(o.Code) {
@@ -313,6 +359,19 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 		{fileOff, fileOff + fileLen - 1},
 		{snameOff, snameOff + snameLen - 1},
 	}}
+	if mt != dhcpNak {
+		ns, file := r.pxe4(l)
+		if ns.Is4() {
+			a := ns.As4()
+			copy(d[siaddrOff:siaddrOff+4], a[:])
+		}
+		if file != "" {
+			// PXE firmware reads the file field as a name; it is never
+			// also used for options (RFC 2131 §4.1 overload).
+			copy(d[fileOff:fileOff+fileLen-1], file)
+			w.regs[1].end = fileOff
+		}
+	}
 	var tmp [4]byte
 	var left LeftOut
 	w.put(optMessageType, []byte{mt})
@@ -325,13 +384,17 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 		w.put(optMessage, nakMessage)
 	}
 	if mt != dhcpNak {
-		if mt == dhcpOffer || q.msgType == dhcpRequest {
-			lease, t1, t2 := leaseTimers(&r.s)
-			w.put(optLeaseTime, binary.BigEndian.AppendUint32(tmp[:0], lease))
-			w.put(optRenewal, binary.BigEndian.AppendUint32(tmp[:0], t1))
-			w.put(optRebinding, binary.BigEndian.AppendUint32(tmp[:0], t2))
+		timers := mt == dhcpOffer || q.msgType == dhcpRequest
+		if timers {
+			// Those the client did not ask for go first; place4 puts
+			// the others in its order.
+			for _, t := range r.timers4() {
+				if !slices.Contains(q.prl, t.code) {
+					w.put(t.code, binary.BigEndian.AppendUint32(tmp[:0], t.v))
+				}
+			}
 		}
-		left = r.place4(&w, q, l)
+		left = r.place4(&w, q, l, timers)
 	}
 	var overload byte
 	if w.regs[1].cur != fileOff {
@@ -370,14 +433,25 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 // whole, except the lists of DNS servers and search domains: once every
 // other option is placed, each gets the longest run of whole entries that
 // fits the room left.
-func (r *Responder) place4(w *optWriter, q *dhcp4Request, l *Lease) LeftOut {
-	r.candidates4(q, l)
+func (r *Responder) place4(w *optWriter, q *dhcp4Request, l *Lease, timers bool) LeftOut {
+	r.candidates4(q, l, timers)
 	s := &r.v4
 	left := LeftOut{Nameservers: s.dns, Domains: s.search}
 	var lists [2]v4opt // the lists that fit nowhere whole, in placement order
 	nlists := 0
+	// The lease timers among the candidates are never left out: their room
+	// in the options field is kept from every option placed before them,
+	// and handed back as each is placed.
+	for _, o := range s.opts[:s.nopts] {
+		if isTimer(o.code) {
+			w.regs[0].end -= timerLen
+		}
+	}
 	put := func(o v4opt) {
 		s.markSent(o.code)
+		if isTimer(o.code) {
+			w.regs[0].end += timerLen
+		}
 		v := s.data[o.off:o.end]
 		switch {
 		case w.put(o.code, v):
@@ -413,6 +487,8 @@ func (r *Responder) place4(w *optWriter, q *dhcp4Request, l *Lease) LeftOut {
 	left.Options = s.dropped
 	return left
 }
+
+func isTimer(c uint8) bool { return c == optLeaseTime || c == optRenewal || c == optRebinding }
 
 // placed takes n entries of list option code off what was left out.
 func (o *LeftOut) placed(code uint8, n int) {

@@ -78,8 +78,9 @@ func fuzzFiles(shape uint64, mtu, ns4, ns6 uint16, names, opts []byte) (Settings
 	if mtu != 0 {
 		l.MTU = max(mtu, 68)
 	}
-	// HOSTNAME is required; names are 1-253 bytes.
-	l.Hostname = longName('h', 1+bits(31, 8)%253)
+	// HOSTNAME is required: 1-255 bytes (one that is not a DNS name is
+	// served too).
+	l.Hostname = longName('h', 1+bits(31, 8)%255)
 	if bit(4) {
 		l.Subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(shape >> 58), 2, 100}), bits(17, 6)%33).Masked()
 		l.IP = netip.AddrFrom4([4]byte{10, byte(shape >> 58), 2, 100})
@@ -146,6 +147,18 @@ func fuzzFiles(shape uint64, mtu, ns4, ns6 uint16, names, opts []byte) (Settings
 		l.Options = extra
 	} else {
 		s.Options = extra
+	}
+	// NEXT_SERVER and BOOT_FILE, or [dhcp] next_server and boot_file: a
+	// boot file of up to 127 bytes, which takes the file field from the
+	// options. Their switches are ns6's low bits, whose shape bits are all
+	// taken.
+	if ns6&1 != 0 {
+		next, file := netip.AddrFrom4([4]byte{192, 0, 2, 69}), longName('f', 1+int(ns4)%127)
+		if ns6&2 != 0 {
+			l.NextServer, l.BootFile = next, file
+		} else {
+			s.NextServer, s.BootFile = next, file
+		}
 	}
 	return s, l
 }

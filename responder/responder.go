@@ -71,7 +71,9 @@ type Settings struct {
 	RAPeriod      uint32 // seconds between periodic RAs; 0 means 300
 	Nameservers6  []netip.Addr
 	Domains6      []string
-	ServerDUID    []byte // nil: DUID-LL of the TAP's MAC
+	ServerDUID    []byte     // nil: DUID-LL of the TAP's MAC
+	NextServer    netip.Addr // [dhcp] next_server: BOOTP siaddr, option 66
+	BootFile      string     // [dhcp] boot_file: BOOTP file, option 67
 }
 
 // Lease is one VM's binding as the responder needs it, built by the caller
@@ -106,6 +108,11 @@ type Lease struct {
 	Domain       string       // option 15
 	DomainSearch []string     // option 119; for IPv6 DNSSL/option 24 when set, else Settings.Domains6, else Domain
 	Options      []Option     // extra DHCPv4 options; win over Settings.Options per code
+
+	// PXE: BOOTP siaddr and option 66, BOOTP file and option 67; unset
+	// takes Settings' NextServer and BootFile.
+	NextServer netip.Addr
+	BootFile   string
 }
 
 // Kind is what a request is.

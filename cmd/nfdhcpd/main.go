@@ -28,6 +28,7 @@ type flags struct {
 	Foreground bool
 	Debug      bool
 	Test       bool
+	Strict     bool // with Test: warnings are errors
 	Version    bool
 	JSON       bool
 	// StartTimeout bounds a detached start (see detach).
@@ -45,8 +46,10 @@ Options:
   -f, --foreground   stay in the foreground and log to stderr instead of logdir
   -d, --debug        log debug messages (every packet, every binding change)
   -t, --test         check the configuration and every binding file in datapath,
-                     print one line per binding, and exit: 0 when all are valid,
-                     1 after printing every error (file, line, key, why)
+                     print one line per binding, and exit: 0 when all are valid
+                     (warnings allowed), 1 after printing every error (file,
+                     line, key, why)
+      --strict       with -t: every warning is an error (exit 1), for CI
       --json         print -t's report, and the binding table SIGUSR1 logs,
                      as JSON for scripts instead of aligned columns
       --start-timeout DURATION
@@ -76,6 +79,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.Debug, "debug", false, "")
 	fs.BoolVar(&f.Test, "t", false, "")
 	fs.BoolVar(&f.Test, "test", false, "")
+	fs.BoolVar(&f.Strict, "strict", false, "")
 	fs.BoolVar(&f.Version, "version", false, "")
 	fs.BoolVar(&f.JSON, "json", false, "")
 	fs.DurationVar(&f.StartTimeout, "start-timeout", DefaultStartTimeout, "")
@@ -85,6 +89,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	if f.StartTimeout <= 0 {
 		fmt.Fprintf(stderr, "nfdhcpd: --start-timeout %v: must be more than 0\n", f.StartTimeout)
 		return f, errors.New("bad --start-timeout")
+	}
+	if f.Strict && !f.Test {
+		fmt.Fprintln(stderr, "nfdhcpd: --strict: only with -t")
+		return f, errors.New("--strict without -t")
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nfdhcpd: unexpected argument %q\n", fs.Arg(0))
@@ -108,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if opts.Test {
-		return check.Run(opts.Config, stdout, stderr, check.Options{JSON: opts.JSON})
+		return check.Run(opts.Config, stdout, stderr, check.Options{JSON: opts.JSON, Strict: opts.Strict})
 	}
 	cfg, err := config.Load(opts.Config)
 	if err != nil {

@@ -22,6 +22,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--config=/y.conf", "--foreground", "--debug", "--test"}, flags{Config: "/y.conf", Foreground: true, Debug: true, Test: true, StartTimeout: DefaultStartTimeout}},
 		{[]string{"--version"}, flags{Config: config.DefaultPath, Version: true, StartTimeout: DefaultStartTimeout}},
 		{[]string{"--start-timeout", "2m"}, flags{Config: config.DefaultPath, StartTimeout: 2 * time.Minute}},
+		{[]string{"-t", "--strict"}, flags{Config: config.DefaultPath, Test: true, Strict: true, StartTimeout: DefaultStartTimeout}},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
@@ -64,6 +65,7 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"-x"}, 2, false, "flag provided but not defined: -x"},
 		{[]string{"extra"}, 2, false, `nfdhcpd: unexpected argument "extra"`},
 		{[]string{"--start-timeout", "0s"}, 2, false, "nfdhcpd: --start-timeout 0s: must be more than 0"},
+		{[]string{"--strict"}, 2, false, "nfdhcpd: --strict: only with -t"},
 		{[]string{"--help"}, 0, true, "(default 30s)"},
 		{[]string{"--version"}, 0, true, "nfdhcpd "},
 		{[]string{"-c", "testdata/nope.conf"}, 1, false, "open testdata/nope.conf: no such file or directory"},
@@ -100,5 +102,23 @@ func TestRunCheck(t *testing.T) {
 	var rep check.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); code != 0 || err != nil || !rep.OK || errb.Len() != 0 {
 		t.Errorf("-t --json: exit %d, %v\nstdout: %s\nstderr: %s", code, err, out.String(), errb.String())
+	}
+
+	// A binding the original served, with a line it ignored: a warning,
+	// and an error with --strict.
+	if err := os.WriteFile(filepath.Join(dir, "tap10"), []byte("MAC=aa:6b:39:22:33:44\nHOSTNAME=vm\nexport FOO\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args    []string
+		code    int
+		section string
+	}{{[]string{"-t"}, 0, "warnings:\n"}, {[]string{"-t", "--strict"}, 1, "errors:\n"}} {
+		out.Reset()
+		errb.Reset()
+		code := run(append(tt.args, "-c", cfg), &out, &errb)
+		if want := tt.section + dir + `/tap10:3: "export FOO" is not KEY=VALUE, ignored` + "\n"; code != tt.code || errb.String() != want {
+			t.Errorf("%q: exit %d, stderr:\n%s\nwant %d and:\n%s", tt.args, code, errb.String(), tt.code, want)
+		}
 	}
 }

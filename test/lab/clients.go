@@ -58,11 +58,22 @@ func (vm *VM) script(name, out, reasonVar string, reasons ...string) string {
 func (vm *VM) Udhcpc() (Vars, error) { return vm.UdhcpcTries(4) }
 
 // UdhcpcTries is Udhcpc with a given number of DISCOVERs.
-func (vm *VM) UdhcpcTries(tries int) (Vars, error) {
+func (vm *VM) UdhcpcTries(tries int) (Vars, error) { return vm.udhcpc(tries) }
+
+// UdhcpcAsking is Udhcpc asking for these options too (udhcpc -O: tftp,
+// bootfile, ...), which it then hands its script under those names. It
+// always hands it siaddr and boot_file, the BOOTP fields, when set.
+func (vm *VM) UdhcpcAsking(opts ...string) (Vars, error) { return vm.udhcpc(4, opts...) }
+
+func (vm *VM) udhcpc(tries int, opts ...string) (Vars, error) {
 	out := vm.Dir + "/udhcpc.env"
 	s := vm.script("udhcpc.sh", out, "$1", "bound")
-	log, err := vm.Try(20*time.Second, "udhcpc", "-f", "-i", "eth0", "-n", "-q", "-t", strconv.Itoa(tries), "-T", "1",
-		"-s", s, "-O", "mtu", "-O", "search", "-O", "staticroutes", "-O", "hostname", "-O", "domain")
+	args := []string{"udhcpc", "-f", "-i", "eth0", "-n", "-q", "-t", strconv.Itoa(tries), "-T", "1",
+		"-s", s, "-O", "mtu", "-O", "search", "-O", "staticroutes", "-O", "hostname", "-O", "domain"}
+	for _, o := range opts {
+		args = append(args, "-O", o)
+	}
+	log, err := vm.Try(20*time.Second, args...)
 	if err != nil {
 		return nil, fmt.Errorf("udhcpc: %w\n%s", err, log)
 	}
@@ -72,12 +83,16 @@ func (vm *VM) UdhcpcTries(tries int) (Vars, error) {
 // Dhclient4 runs ISC dhclient -4 until it binds and returns its script's
 // variables for BOUND (new_ip_address, new_routers, ...).
 func (vm *VM) Dhclient4() (Vars, error) {
-	conf := vm.Dir + "/dhclient4.conf"
-	os.WriteFile(conf, []byte(`request subnet-mask, broadcast-address, routers, domain-name,
+	return vm.Dhclient4Requesting(`subnet-mask, broadcast-address, routers, domain-name,
   domain-name-servers, host-name, interface-mtu, domain-search,
-  dhcp-renewal-time, dhcp-rebinding-time, dhcp-lease-time, dhcp-server-identifier;
-timeout 15;
-`), 0o644)
+  dhcp-renewal-time, dhcp-rebinding-time, dhcp-lease-time, dhcp-server-identifier`)
+}
+
+// Dhclient4Requesting is Dhclient4 with this dhclient.conf request list,
+// which dhclient sends as option 55 in the order given.
+func (vm *VM) Dhclient4Requesting(request string) (Vars, error) {
+	conf := vm.Dir + "/dhclient4.conf"
+	os.WriteFile(conf, []byte("request "+request+";\ntimeout 15;\n"), 0o644)
 	out := vm.Dir + "/dhclient4.env"
 	s := vm.script("dhclient4.sh", out, "$reason", "BOUND", "RENEW", "REBOOT")
 	return vm.untilFile(out, 15*time.Second, "dhclient", "-4", "-1", "-d", "-cf", conf, "-sf", s,
