@@ -66,6 +66,9 @@ func (l *Lab) StartDaemon(conf string, extra ...string) *Daemon {
 	return l.StartDaemonUntil(conf, "msg=ready", extra...)
 }
 
+// stopTimeout is the daemon's default --stop-timeout.
+const stopTimeout = 800 * time.Millisecond
+
 // StartDaemonUntil is StartDaemon, returning as soon as the log holds until
 // (which may come before ready).
 func (l *Lab) StartDaemonUntil(conf, until string, extra ...string) *Daemon {
@@ -73,7 +76,13 @@ func (l *Lab) StartDaemonUntil(conf, until string, extra ...string) *Daemon {
 	bin := Binary(l.t)
 	d := &Daemon{lab: l, log: &SyncBuffer{}, done: make(chan error, 1)}
 	args := append([]string{"netns", "exec", l.HostNS}, l.Wrapper...)
-	args = append(append(args, bin, "-c", conf, "-f", "-d"), extra...)
+	args = append(args, bin, "-c", conf, "-f", "-d")
+	if scaled := Within(stopTimeout); scaled != stopTimeout {
+		// A slow host (make vmtest's emulated VMs) needs longer to remove
+		// the rules, as the tests' bounds on a stop allow.
+		args = append(args, "--stop-timeout", scaled.String())
+	}
+	args = append(args, extra...)
 	d.cmd = exec.Command("ip", args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {

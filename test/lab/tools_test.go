@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"os/exec"
 	"reflect"
 	"testing"
 )
@@ -43,6 +44,21 @@ func TestSkipForbidden(t *testing.T) {
 	} {
 		if got := SkipForbidden(reason); got != want {
 			t.Errorf("SkipForbidden(%q) = %v, want %v", reason, got, want)
+		}
+	}
+}
+
+func TestStatic(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want bool
+	}{{"sh", false}, {"busybox", true}} {
+		p, err := exec.LookPath(c.name)
+		if err != nil {
+			t.Fatalf("%s: %v (make test-deps installs it)", c.name, err)
+		}
+		if got := static(p); got != c.want {
+			t.Errorf("static(%s) = %v, want %v", p, got, c.want)
 		}
 	}
 }

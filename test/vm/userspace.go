@@ -50,6 +50,11 @@ var Modules = vmimage.Modules{
 // (go run ./test/vm runs there).
 const e2eTestdata = "test/e2e/testdata"
 
+// e2eReads are the files outside testdata the e2e tests read, by their
+// path from the module root: the VM's root stands for it, /e2e for
+// test/e2e (the unit tests read ../../contrib/systemd/nfdhcpd.service).
+var e2eReads = []string{"contrib/systemd/nfdhcpd.service"}
+
 //go:embed init.sh
 var initScript []byte
 
@@ -89,6 +94,11 @@ func stageUserspace(root, daemon, e2e string) error {
 	}
 	for src, dst := range map[string]string{daemon: "usr/local/bin/nfdhcpd", e2e: "usr/local/bin/e2e.test"} {
 		if err := vmimage.CopyFile(src, filepath.Join(root, dst)); err != nil {
+			return err
+		}
+	}
+	for _, f := range e2eReads {
+		if err := vmimage.CopyFile(f, filepath.Join(root, f)); err != nil {
 			return err
 		}
 	}
