@@ -23,21 +23,27 @@ const childEnv = "NFDHCPD_DETACHED"
 // with attach = auto, but minutes with attach = tcx.
 const DefaultStartTimeout = 30 * time.Second
 
-// childStopWait is how long the launcher waits for a child it told to stop
-// (SIGTERM) before it kills it: the child itself exits within a second.
-const childStopWait = 2 * time.Second
+// DefaultStopTimeout is how long a stop may take (--stop-timeout): within a
+// second, as a supervisor expects, with room for removing the netfilter
+// rules. A slow host (an emulated one takes seconds) needs more, or it
+// leaves the rules behind.
+const DefaultStopTimeout = 800 * time.Millisecond
+
+// childStopSlack is how much longer than the child's --stop-timeout the
+// launcher waits for a child it told to stop (SIGTERM) before it kills it.
+const childStopSlack = time.Second
 
 // runDaemon runs the daemon until it is told to stop. Without -f it detaches:
 // it starts itself again in a new session with no terminal, and returns once
 // that child reports ready (exit 0) or fails (its error, exit 1), so that an
 // init script learns of a bad start.
 func runDaemon(cfg *config.Config, opts flags) error {
-	so := serveOptions{Foreground: opts.Foreground, Debug: opts.Debug, JSON: opts.JSON}
+	so := serveOptions{Foreground: opts.Foreground, Debug: opts.Debug, JSON: opts.JSON, StopTimeout: opts.StopTimeout}
 	if opts.Foreground {
 		return serve(cfg, so, nil)
 	}
 	if os.Getenv(childEnv) == "" {
-		return detach(opts.StartTimeout)
+		return detach(opts.StartTimeout, opts.StopTimeout+childStopSlack)
 	}
 	status := &statusPipe{f: os.NewFile(3, "status")}
 	err := serve(cfg, so, status)
@@ -111,9 +117,9 @@ func (t teeStatus) Write(p []byte) (int, error) {
 // error; when it is not ready in time, or the launcher itself is told to
 // stop (SIGTERM, SIGINT: `timeout 20 nfdhcpd`, Ctrl-C), it stops the child
 // the orderly way (SIGTERM: the child undoes what it
-// set up), kills it if it is still there after childStopWait, and returns
+// set up), kills it if it is still there after stopWait, and returns
 // an error with the child's last log line.
-func detach(timeout time.Duration) error {
+func detach(timeout, stopWait time.Duration) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -176,10 +182,10 @@ func detach(timeout time.Duration) error {
 				failed = append(failed, strings.TrimPrefix(line, statusError))
 			}
 		case <-deadline.C:
-			stopChild(cmd, exited)
+			stopChild(cmd, exited, stopWait)
 			return fmt.Errorf("the daemon was not ready within %v (--start-timeout), and was stopped; %s", timeout, lastLine(last))
 		case s := <-sig:
-			stopChild(cmd, exited)
+			stopChild(cmd, exited, stopWait)
 			return fmt.Errorf("%s while the daemon was starting: it was stopped; %s", signalName(s), lastLine(last))
 		}
 	}
@@ -193,12 +199,12 @@ func lastLine(l string) string {
 }
 
 // stopChild sends the child SIGTERM and waits for it to exit, killing it
-// after childStopWait.
-func stopChild(cmd *exec.Cmd, exited <-chan struct{}) {
+// after wait.
+func stopChild(cmd *exec.Cmd, exited <-chan struct{}, wait time.Duration) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
-	case <-time.After(childStopWait):
+	case <-time.After(wait):
 		cmd.Process.Kill()
 		<-exited
 	}

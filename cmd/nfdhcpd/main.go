@@ -33,6 +33,8 @@ type flags struct {
 	JSON       bool
 	// StartTimeout bounds a detached start (see detach).
 	StartTimeout time.Duration
+	// StopTimeout bounds a stop (see serve).
+	StopTimeout time.Duration
 }
 
 const usageText = `Usage: nfdhcpd [options]
@@ -55,6 +57,11 @@ Options:
       --start-timeout DURATION
                      without -f: how long to wait for the detached daemon
                      to be ready before stopping it and failing (default %s)
+      --stop-timeout DURATION
+                     how long a stop (SIGTERM, SIGINT, also during start-up)
+                     may take: requests in hand finish and the netfilter
+                     rules are removed; what is not done by then is left,
+                     and the daemon exits (default %s)
       --version      print the version and exit
   -h, --help         print this help and exit
 `
@@ -65,10 +72,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("nfdhcpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, usageText, config.DefaultPath, DefaultStartTimeout) }
+	fs.Usage = func() { fmt.Fprintf(stderr, usageText, config.DefaultPath, DefaultStartTimeout, DefaultStopTimeout) }
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fs.Usage = func() { fmt.Fprintf(stdout, usageText, config.DefaultPath, DefaultStartTimeout) } // asked for: not an error
+			fs.Usage = func() { fmt.Fprintf(stdout, usageText, config.DefaultPath, DefaultStartTimeout, DefaultStopTimeout) } // asked for: not an error
 		}
 	}
 	fs.StringVar(&f.Config, "c", config.DefaultPath, "")
@@ -83,12 +90,17 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.Version, "version", false, "")
 	fs.BoolVar(&f.JSON, "json", false, "")
 	fs.DurationVar(&f.StartTimeout, "start-timeout", DefaultStartTimeout, "")
+	fs.DurationVar(&f.StopTimeout, "stop-timeout", DefaultStopTimeout, "")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
 	if f.StartTimeout <= 0 {
 		fmt.Fprintf(stderr, "nfdhcpd: --start-timeout %v: must be more than 0\n", f.StartTimeout)
 		return f, errors.New("bad --start-timeout")
+	}
+	if f.StopTimeout <= 0 {
+		fmt.Fprintf(stderr, "nfdhcpd: --stop-timeout %v: must be more than 0\n", f.StopTimeout)
+		return f, errors.New("bad --stop-timeout")
 	}
 	if f.Strict && !f.Test {
 		fmt.Fprintln(stderr, "nfdhcpd: --strict: only with -t")

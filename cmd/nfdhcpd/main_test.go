@@ -17,12 +17,13 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want flags
 	}{
-		{nil, flags{Config: config.DefaultPath, StartTimeout: DefaultStartTimeout}},
-		{[]string{"-c", "/x.conf", "-f", "-d", "-t"}, flags{Config: "/x.conf", Foreground: true, Debug: true, Test: true, StartTimeout: DefaultStartTimeout}},
-		{[]string{"--config=/y.conf", "--foreground", "--debug", "--test"}, flags{Config: "/y.conf", Foreground: true, Debug: true, Test: true, StartTimeout: DefaultStartTimeout}},
-		{[]string{"--version"}, flags{Config: config.DefaultPath, Version: true, StartTimeout: DefaultStartTimeout}},
-		{[]string{"--start-timeout", "2m"}, flags{Config: config.DefaultPath, StartTimeout: 2 * time.Minute}},
-		{[]string{"-t", "--strict"}, flags{Config: config.DefaultPath, Test: true, Strict: true, StartTimeout: DefaultStartTimeout}},
+		{nil, flags{Config: config.DefaultPath, StartTimeout: DefaultStartTimeout, StopTimeout: DefaultStopTimeout}},
+		{[]string{"-c", "/x.conf", "-f", "-d", "-t"}, flags{Config: "/x.conf", Foreground: true, Debug: true, Test: true, StartTimeout: DefaultStartTimeout, StopTimeout: DefaultStopTimeout}},
+		{[]string{"--config=/y.conf", "--foreground", "--debug", "--test"}, flags{Config: "/y.conf", Foreground: true, Debug: true, Test: true, StartTimeout: DefaultStartTimeout, StopTimeout: DefaultStopTimeout}},
+		{[]string{"--version"}, flags{Config: config.DefaultPath, Version: true, StartTimeout: DefaultStartTimeout, StopTimeout: DefaultStopTimeout}},
+		{[]string{"--start-timeout", "2m"}, flags{Config: config.DefaultPath, StartTimeout: 2 * time.Minute, StopTimeout: DefaultStopTimeout}},
+		{[]string{"--stop-timeout", "5s"}, flags{Config: config.DefaultPath, StartTimeout: DefaultStartTimeout, StopTimeout: 5 * time.Second}},
+		{[]string{"-t", "--strict"}, flags{Config: config.DefaultPath, Test: true, Strict: true, StartTimeout: DefaultStartTimeout, StopTimeout: DefaultStopTimeout}},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
@@ -65,7 +66,9 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"-x"}, 2, false, "flag provided but not defined: -x"},
 		{[]string{"extra"}, 2, false, `nfdhcpd: unexpected argument "extra"`},
 		{[]string{"--start-timeout", "0s"}, 2, false, "nfdhcpd: --start-timeout 0s: must be more than 0"},
+		{[]string{"--stop-timeout", "-1s"}, 2, false, "nfdhcpd: --stop-timeout -1s: must be more than 0"},
 		{[]string{"--strict"}, 2, false, "nfdhcpd: --strict: only with -t"},
+		{[]string{"--help"}, 0, true, "(default 800ms)"},
 		{[]string{"--help"}, 0, true, "(default 30s)"},
 		{[]string{"--version"}, 0, true, "nfdhcpd "},
 		{[]string{"-c", "testdata/nope.conf"}, 1, false, "open testdata/nope.conf: no such file or directory"},

@@ -23,23 +23,22 @@ import (
 	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
-// Bounds on stopping, so that SIGTERM ends the daemon within a second:
+// Shares of --stop-timeout, so that SIGTERM ends the daemon within it:
 // readers get shutdownGrace to finish; a start-up that is interrupted gets
 // startAbortWait to notice (it looks between steps, and an iptables it
 // runs is killed) before what it did is undone anyway; undoing (removing
 // the netfilter rules, which a held xtables lock can delay for ever) ends
-// by stopWithin after the signal.
-const (
-	shutdownGrace  = 500 * time.Millisecond
-	startAbortWait = 300 * time.Millisecond
-	stopWithin     = 800 * time.Millisecond
-)
+// by the whole timeout after the signal.
+func (o serveOptions) shutdownGrace() time.Duration  { return o.StopTimeout * 5 / 8 }
+func (o serveOptions) startAbortWait() time.Duration { return o.StopTimeout * 3 / 8 }
 
 // serveOptions are the command line's part in serving.
 type serveOptions struct {
 	Foreground bool // log to stderr, not logdir
 	Debug      bool // log every request and binding change
 	JSON       bool // SIGUSR1's table as one JSON line
+	// StopTimeout bounds a stop, from the signal to the exit.
+	StopTimeout time.Duration
 }
 
 // daemon is the running process's state: what serve opened and must close.
@@ -101,7 +100,7 @@ func serve(cfg *config.Config, opts serveOptions, status *statusPipe) (err error
 		case err := <-started:
 			if err != nil {
 				cancel()
-				d.stop(time.Now().Add(stopWithin))
+				d.stop(time.Now().Add(d.opts.StopTimeout))
 				d.logf().Error("exiting", "err", err)
 				return err
 			}
@@ -111,12 +110,12 @@ func serve(cfg *config.Config, opts serveOptions, status *statusPipe) (err error
 				held = append(held, s)
 				continue
 			}
-			deadline := time.Now().Add(stopWithin)
+			deadline := time.Now().Add(d.opts.StopTimeout)
 			d.logf().Info("stopping during start-up", "signal", s.String())
 			cancel()
 			select {
 			case <-started:
-			case <-time.After(startAbortWait):
+			case <-time.After(d.opts.startAbortWait()):
 				d.logf().Warn("start-up did not stop; undoing what it set up")
 			}
 			d.stop(deadline)
@@ -139,10 +138,10 @@ func serve(cfg *config.Config, opts serveOptions, status *statusPipe) (err error
 		d.log.Warn("cannot notify systemd", "err", err)
 	}
 	err = d.waitSignals(sig, held)
-	deadline := time.Now().Add(stopWithin)
+	deadline := time.Now().Add(d.opts.StopTimeout)
 	sdNotify("STOPPING=1")
 	cancel()
-	waitTimeout(&d.readersDone, shutdownGrace)
+	waitTimeout(&d.readersDone, d.opts.shutdownGrace())
 	d.stop(deadline)
 	if err != nil {
 		d.log.Error("exiting", "err", err)
@@ -275,7 +274,7 @@ func (d *daemon) onUndo(fn func(context.Context)) {
 		return
 	}
 	d.undoMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), stopWithin)
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.StopTimeout)
 	defer cancel()
 	fn(ctx)
 }
