@@ -49,6 +49,8 @@ func (c *Config) Responder() *responder.Settings {
 		Nameservers6:  c.IPv6.Nameservers,
 		Domains6:      c.IPv6.Domains,
 		Mode:          c.IPv6.Mode,
+		RouterAddress: c.IPv6.RouterAddress,
+		ServerDUID:    c.IPv6.ServerDUID,
 	}
 	for _, o := range c.DHCP.Options {
 		s.Options = append(s.Options, responder.Option{Code: o.Code, Data: o.Data})

@@ -199,7 +199,7 @@ func (r *Responder) buildRA(l *Lease, dst netip.Addr, dmac net.HardwareAddr) ([]
 	n, left.Domains = putDNSSL(m, n, doms, one, dnsLife)
 
 	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
-	putIPv6(r.buf[ethLen:], routerLinkLocal(l.TAPMAC), dst, protoICMPv6, ndpHopLimit, n, 2)
+	putIPv6(r.buf[ethLen:], r.RouterAddress(l), dst, protoICMPv6, ndpHopLimit, n, 2)
 	return r.buf[:off+n], left
 }
 
@@ -314,7 +314,7 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 		res.Outcome, res.Reason = Ignored, "binding has no IPv6 subnet"
 		return res
 	}
-	rll := routerLinkLocal(l.TAPMAC)
+	rll := r.RouterAddress(l)
 	router := target == rll || target == l.Gateway6
 	switch {
 	case dad && !router:

@@ -72,6 +72,10 @@ type Settings struct {
 	Nameservers6  []netip.Addr
 	Domains6      []string
 	ServerDUID    []byte // nil: DUID-LL of the TAP's MAC
+	// RouterAddress is the router's link-local address on every TAP
+	// ([ipv6] router_address); invalid: each TAP's own, from its MAC. See
+	// Responder.RouterAddress.
+	RouterAddress netip.Addr
 }
 
 // Lease is one VM's binding as the responder needs it, built by the caller
