@@ -321,9 +321,9 @@ var malformedConfs = []struct {
 	{"server_duid DUID-EN without identifier", set("ipv6.server_duid", "00:02:00:00:7f:ff"),
 		"nfdhcpd.conf:11: [ipv6] server_duid: \"00:02:00:00:7f:ff\" is not a DUID (RFC 8415 §11): DUID-EN holds an enterprise number (4 bytes) and an identifier; 6 bytes is too short"},
 	{"server_duid DUID-UUID short", set("ipv6.server_duid", "0004"+strings.Repeat("ab", 15)),
-		"nfdhcpd.conf:11: [ipv6] server_duid: \"0004"+strings.Repeat("ab", 15)+"\" is not a DUID (RFC 8415 §11): DUID-UUID is 18 bytes (type and UUID), not 17"},
+		"nfdhcpd.conf:11: [ipv6] server_duid: \"0004" + strings.Repeat("ab", 15) + "\" is not a DUID (RFC 8415 §11): DUID-UUID is 18 bytes (type and UUID), not 17"},
 	{"server_duid too long", set("ipv6.server_duid", "0002000000ff"+strings.Repeat("ab", 125)),
-		"nfdhcpd.conf:11: [ipv6] server_duid: \"0002000000ff"+strings.Repeat("ab", 125)+"\" is not a DUID (RFC 8415 §11): 131 bytes, more than 130"},
+		"nfdhcpd.conf:11: [ipv6] server_duid: \"0002000000ff" + strings.Repeat("ab", 125) + "\" is not a DUID (RFC 8415 §11): 131 bytes, more than 130"},
 	// Several at once: each is named.
 	{"three problems", strings.NewReplacer("steering = auto", "steering = x", "dhcp_queue = 42", "dhcp_queue = q", "rs_queue = 43", "rs_queue = 44").Replace(goodConf),
 		"nfdhcpd.conf:4: [general] steering: \"x\" is not one of auto, tc, iptables\nnfdhcpd.conf:8: [dhcp] dhcp_queue: \"q\" is not a queue number 0-65535\nnfdhcpd.conf:12: [ipv6] ns_queue: queue 44 is also [ipv6] rs_queue"},
