@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nfdhcpd/nfdhcpd/test/lab"
+)
+
+// beyond is an address on the host's loopback: reaching it from a VM takes
+// the VM's default route.
+var beyond = netip.MustParseAddr("2001:db8:ffff::1")
+
+// A VM moves from tap10 to a new tap20, which has another MAC, and finds the
+// same binding there under tap20's name. Its NIC keeps everything across the
+// move (addresses, routes, the router's neighbour entry, dhclient), as in a
+// live migration. It gets an RA within 1 s of the binding appearing, its
+// default route works, and its DHCPv6 Renew is answered. Two ways make the
+// router the same on both TAPs: router_address and server_duid, or the
+// hypervisors' practice of giving every TAP one MAC (Calico's
+// ee:ee:ee:ee:ee:ee) with neither set.
+func TestMove(t *testing.T) {
+	lab.RequireTools(t, "dhclient")
+	for _, tc := range []struct {
+		name     string
+		tapMAC   string // both TAPs'; "" for the kernel's random ones
+		settings []string
+		router   func(tapMAC net.HardwareAddr) netip.Addr
+	}{
+		{name: "router_address",
+			settings: []string{"ipv6.router_address", "fe80::1", "ipv6.server_duid", "00:03:00:01:ee:ee:ee:ee:ee:ee"},
+			router:   func(net.HardwareAddr) netip.Addr { return netip.MustParseAddr("fe80::1") }},
+		{name: "same_tap_mac", tapMAC: "ee:ee:ee:ee:ee:ee", router: lab.LinkLocal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, m steering) {
+				l := lab.New(t)
+				vm := l.AddMovableVM("tap10", lab.SeedMAC)
+				if tc.tapMAC != "" {
+					l.Host("ip", "link", "set", "tap10", "address", tc.tapMAC)
+				}
+				// T1 of 2 s: dhclient renews every 2 s; T2 (105 s) is far
+				// beyond the test, so a Renew the daemon ignores is never
+				// saved by a Rebind.
+				settings := append(m.setup(l), "ipv6.mode", "dhcpv6", "dhcp.lease_lifetime", "120", "dhcp.lease_renewal", "2")
+				conf, datapath := l.SeedConfig(append(settings, tc.settings...)...)
+				lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
+				l.Host("ip", "-6", "addr", "add", beyond.String()+"/128", "dev", "lo")
+				l.Host("ip", "-6", "route", "add", lab.SeedPrefix6.String(), "dev", "tap10")
+				vm.Run("sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1")
+				d := l.StartDaemon(conf)
+
+				// Before the move: the VM's lease, its default route via the
+				// router, and that route at work.
+				dhc := vm.StartDhclient6()
+				addr := waitEvent(t, dhc, "BOUND6", 0, lab.Within(15*time.Second))
+				vm.Run("ip", "-6", "addr", "add", addr+"/128", "dev", "eth0", "nodad")
+				router := tc.router(l.LinkMAC("tap10"))
+				waitDefaultRoute(t, vm, router)
+				if err := vm.Ping6(beyond, lab.Within(2*time.Second)); err != nil {
+					t.Fatalf("before the move: %v", err)
+				}
+
+				// The move: tap20 comes up in the VM's link, tap10 goes; the
+				// binding goes with the VM, under tap20's name.
+				ras := vm.WatchRA()
+				tap10MAC := l.LinkMAC("tap10")
+				vm.MoveTo("tap20", tc.tapMAC)
+				tap20MAC := l.LinkMAC("tap20")
+				if (tc.tapMAC == "") != (tap10MAC.String() != tap20MAC.String()) {
+					t.Fatalf("tap10 has MAC %s, tap20 %s: not what the case is about", tap10MAC, tap20MAC)
+				}
+				os.Remove(filepath.Join(datapath, "tap10"))
+				l.Host("ip", "-6", "route", "replace", lab.SeedPrefix6.String(), "dev", "tap20")
+				events := len(dhc.Events())
+				written := time.Now()
+				lab.WriteBinding(datapath, "tap20", strings.ReplaceAll(lab.SeedBinding, "tap10", "tap20"))
+
+				select {
+				case ra := <-ras:
+					took := ra.At.Sub(written)
+					t.Logf("RA from %s (SLLA %s) %v after the binding was written", ra.From, ra.SLLA, took.Round(time.Millisecond))
+					if ra.From != router || ra.SLLA.String() != tap20MAC.String() || ra.Lifetime == 0 {
+						t.Errorf("RA from %s, SLLA %s, lifetime %d; want from %s, SLLA tap20's %s, a router", ra.From, ra.SLLA, ra.Lifetime, router, tap20MAC)
+					}
+					if took > lab.Within(time.Second) {
+						t.Errorf("the RA came %v after the binding, want within 1 s", took)
+					}
+				case <-time.After(lab.Within(5 * time.Second)):
+					t.Fatalf("no RA within 5 s of the binding on tap20:\n%s", d.Log())
+				}
+				waitDefaultRoute(t, vm, router)
+				if err := vm.Ping6(beyond, lab.Within(time.Second)); err != nil {
+					t.Errorf("after the move, by the default route via %s: %v\n%s", router, err, vm.Run("ip", "-6", "neigh"))
+				}
+				waitEvent(t, dhc, "RENEW6", events, lab.Within(10*time.Second))
+				if !strings.Contains(d.Log(), "iface=tap20 mac="+lab.SeedMAC+" kind=dhcpv6-renew") {
+					t.Errorf("the daemon did not log the Renew on tap20:\n%s", d.Log())
+				}
+			})
+		})
+	}
+}
+
+// waitEvent waits for dhclient's script to be told reason, after the first
+// skip events, and returns the address it was given.
+func waitEvent(t *testing.T, d *lab.Dhclient6Run, reason string, skip int, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		events := d.Events()
+		for _, e := range events[min(skip, len(events)):] {
+			if r, addr, _ := strings.Cut(e, " "); r == reason {
+				return addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dhclient -6: no %s within %v; events %q", reason, within, events)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitDefaultRoute waits until the VM's kernel has a default route via
+// router, learnt from an RA.
+func waitDefaultRoute(t *testing.T, vm *lab.VM, router netip.Addr) {
+	t.Helper()
+	want := "default via " + router.String() + " dev eth0 proto ra"
+	deadline := time.Now().Add(lab.Within(5 * time.Second))
+	for {
+		out := vm.Run("ip", "-6", "route", "show", "default")
+		if strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the VM's default route is %q, want %q", strings.TrimSpace(out), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
