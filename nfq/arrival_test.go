@@ -199,7 +199,8 @@ func TestAnnouncerFollowsArrivals(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	stop := func() { cancel(); <-done }
+	defer stop()
 
 	select {
 	case idx := <-rec.sent:
@@ -245,6 +246,7 @@ func TestAnnouncerFollowsArrivals(t *testing.T) {
 		t.Errorf("an RA was sent on ifindex %d, for a binding without SUBNET6 or gone", idx)
 	case <-time.After(100 * time.Millisecond):
 	}
+	stop() // the log is written after the frame is sent
 	if !bytes.Contains(logs.Bytes(), []byte(`msg="RA on arrival" iface=tap10`)) {
 		t.Errorf("arrival RA not logged:\n%s", logs.String())
 	}
