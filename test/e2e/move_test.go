@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
 )
 
@@ -142,4 +143,79 @@ func waitDefaultRoute(t *testing.T, vm *lab.VM, router netip.Addr) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A binding's MAC changes while its TAP stays (a VM re-created with a new
+// NIC): the new MAC is served at once, the old one is dropped as spoofed
+// (in the kernel, in tc steering, and counted there), and the TAP gets an
+// RA on arrival, as for a new VM.
+func TestMACChange(t *testing.T) {
+	lab.RequireTools(t, "udhcpc")
+	forEachMode(t, func(t *testing.T, m steering) {
+		const newMAC = "aa:6b:39:22:33:55"
+		l := lab.New(t)
+		vm := l.AddVM("tap10", lab.SeedMAC)
+		conf, datapath := l.SeedConfig(m.setup(l)...)
+		lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
+		d := l.StartDaemon(conf)
+		if _, err := vm.UdhcpcTries(2); err != nil {
+			t.Fatalf("before the change: %v", err)
+		}
+		const arrival = `msg="RA on arrival" part=ra iface=tap10`
+		arrivals := strings.Count(d.Log(), arrival)
+
+		lab.WriteBinding(datapath, "tap10", lab.SeedBindingFor("tap10", "192.0.2.100", newMAC, "testing-vm"))
+		deadline := time.Now().Add(lab.Within(2 * time.Second))
+		for !applied(t, l, d, m, newMAC) || strings.Count(d.Log(), arrival) <= arrivals {
+			if time.Now().After(deadline) {
+				t.Fatalf("the new MAC was not applied, or no RA on arrival followed, within 2 s:\n%s", d.Log())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+
+		var before loader.Stats
+		if m.name != "iptables" {
+			before = counters(t, l)
+		}
+		if got, err := vm.UdhcpcTries(1); err == nil {
+			t.Fatalf("the old MAC got a lease after the change: %v", got)
+		}
+		if m.name == "iptables" {
+			if !strings.Contains(d.Log(), `msg="spoofed request dropped"`) || !strings.Contains(d.Log(), `iface=tap10 mac=`+lab.SeedMAC+` bound_mac=`+newMAC+` kind=dhcp-discover`) {
+				t.Errorf("the old MAC's DISCOVER was not dropped as spoofed:\n%s", d.Log())
+			}
+		} else if after := counters(t, l); after.DHCP.Spoofed != before.DHCP.Spoofed+1 || after.DHCP.Marked != before.DHCP.Marked {
+			t.Errorf("the old MAC's DISCOVER: spoofed %d → %d, marked %d → %d; want spoofed +1 in the kernel, none marked",
+				before.DHCP.Spoofed, after.DHCP.Spoofed, before.DHCP.Marked, after.DHCP.Marked)
+		}
+
+		vm.Run("ip", "link", "set", "eth0", "address", newMAC)
+		if m.name != "iptables" {
+			before = counters(t, l)
+		}
+		got, err := vm.UdhcpcTries(2)
+		if err != nil {
+			t.Fatalf("the new MAC is not served: %v", err)
+		}
+		want(t, "udhcpc", got, map[string]string{"ip": "192.0.2.100"})
+		if m.name != "iptables" {
+			if after := counters(t, l); after.DHCP.Marked < before.DHCP.Marked+2 || after.DHCP.Spoofed != before.DHCP.Spoofed {
+				t.Errorf("the new MAC's DISCOVER and REQUEST: marked %d → %d, spoofed %d → %d",
+					before.DHCP.Marked, after.DHCP.Marked, before.DHCP.Spoofed, after.DHCP.Spoofed)
+			}
+		}
+	})
+}
+
+// applied reports whether the daemon has taken tap10's new MAC: in the
+// classifier's map in tc steering, in its bindings otherwise.
+func applied(t *testing.T, l *lab.Lab, d *lab.Daemon, m steering, mac string) bool {
+	if m.name == "iptables" {
+		return strings.Contains(d.Log(), `msg="binding updated" part=bindings tap=tap10`)
+	}
+	ifaces, err := loader.PinnedIfaces(l.PinPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ifaces[l.Ifindex("tap10")].String() == mac
 }
