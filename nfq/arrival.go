@@ -24,11 +24,11 @@ const (
 )
 
 // Arrival RAs of all TAPs together go out at most arrivalRate a second,
-// arrivalBurst at once: a start with 10,000 bindings (each arrives) sends
-// their first RAs over 10 s and all 30,000 within about 42 s, about 2% of
-// what the daemon answers a second, instead of 10,000 frames in one go
-// while VMs' requests wait. A lone VM that arrives later finds the bucket
-// full and gets its RA at once.
+// arrivalBurst at once: 10,000 TAPs that appear at once (a host starting
+// its VMs, or re-creating their TAPs) get their first RAs over 10 s and
+// all 30,000 within about 42 s, about 2% of what the daemon answers a
+// second, instead of 10,000 frames in one go while VMs' requests wait. A
+// lone VM that arrives later finds the bucket full and gets its RA at once.
 const (
 	arrivalRate  = 1000
 	arrivalBurst = 100

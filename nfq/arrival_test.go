@@ -99,10 +99,10 @@ func TestArrivalSchedule(t *testing.T) {
 	}
 }
 
-// 10,000 bindings arriving at once (a bulk start) are paced: never more
-// than the burst at once nor more than the rate over any second, every TAP
-// gets its three, in the order they arrived, never less than 16 s apart,
-// and the whole is done in about 42 s.
+// 10,000 bindings arriving at once (their TAPs all re-created) are paced:
+// never more than the burst at once nor more than the rate over any
+// second, every TAP gets its three, in the order they arrived, never less
+// than 16 s apart, and the whole is done in about 42 s.
 func TestArrivalScheduleBulk(t *testing.T) {
 	const n = 10000
 	s := newArrivalSchedule(300*time.Second, arrivalRate, arrivalBurst)
@@ -193,7 +193,7 @@ func TestAnnouncerFollowsArrivals(t *testing.T) {
 	var logs bytes.Buffer
 	a := &Announcer{Bindings: table, Settings: settings, Sender: rec, Period: 300 * time.Second, Stats: &Stats{},
 		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	// Followed before Run, as at start, when the store replays every entry.
+	// Followed before Run: the daemon's follower may come first.
 	a.Follow(binding.Change{Kind: binding.Activated, Entry: noV6})
 	a.Follow(binding.Change{Kind: binding.Activated, Entry: e})
 	ctx, cancel := context.WithCancel(context.Background())

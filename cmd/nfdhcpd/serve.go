@@ -58,6 +58,10 @@ type daemon struct {
 	// announcer sends unsolicited RAs, periodic and on arrival; nil with
 	// IPv6 off.
 	announcer *nfq.Announcer
+	// foundAtStart holds the entries active when the store was first
+	// ready, whose Activated changes followBindings then finds are no
+	// arrivals.
+	foundAtStart map[*binding.Entry]bool
 	// reconciled holds the entries attached at start, whose Activated
 	// changes followBindings then finds already done.
 	reconciled map[*binding.Entry]bool
@@ -236,6 +240,10 @@ func (d *daemon) start(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	d.foundAtStart = map[*binding.Entry]bool{}
+	for _, e := range d.store.Entries() {
+		d.foundAtStart[e] = true
+	}
 	if d.loader != nil {
 		if err := d.reconcile(ctx); err != nil {
 			return err
@@ -270,6 +278,12 @@ func (d *daemon) start(ctx context.Context) error {
 // classifier is attached or detached first, so that the VM's answer to an
 // RA on arrival (an RS, a Solicit) is steered; then the announcer learns
 // of it, for the RAs on arrival.
+//
+// A binding found at start is no arrival: its VM was there before the
+// daemon, and still has the router it had (the same address, the same
+// DUID); the periodic round, which starts at once, reaches it. So a
+// restart with 10,000 bindings sends no RAs on arrival at all, and a VM
+// that moves while the daemon is down waits for that round, or solicits.
 func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Change) {
 	for {
 		select {
@@ -278,6 +292,10 @@ func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Chan
 		case c := <-changes:
 			if d.loader != nil {
 				d.steer(c)
+			}
+			if c.Kind == binding.Activated && d.foundAtStart[c.Entry] {
+				delete(d.foundAtStart, c.Entry)
+				continue
 			}
 			if d.announcer != nil {
 				d.announcer.Follow(c)
