@@ -73,6 +73,12 @@ type IPv6 struct {
 	RAPeriod    time.Duration
 	Nameservers []netip.Addr
 	Domains     []string
+	// RouterAddress is the routers' link-local address on every TAP;
+	// invalid: each TAP's own, from its MAC (see router.go).
+	RouterAddress netip.Addr
+	// ServerDUID is the DHCPv6 server's DUID on every TAP; nil: a DUID-LL
+	// of each TAP's MAC.
+	ServerDUID []byte
 }
 
 // Steering is how packets reach the daemon.

@@ -229,6 +229,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(string(seed))
 	f.Add(base + "[dhcp]\noptions = 121=0.0.0.0/0 192.0.2.1\n")
 	f.Add("[general]\nmark = 0x10000000\nmark_mask=0x70000000 # x\n[x]\n=\n")
+	f.Add(base + "router_address = fe80::1\nserver_duid = 00:03:00:01:ee:ee:ee:ee:ee:ee\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := Parse("f.conf", strings.NewReader(s))
 		if (c == nil) == (err == nil) {
@@ -242,6 +243,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.DHCP.Enable && c.Queues.Of(loader.KindDHCP) == loader.NoQueue {
 			t.Fatalf("DHCP enabled without a queue")
+		}
+		if r := c.IPv6.RouterAddress; r.IsValid() && (!r.Is6() || !r.IsLinkLocalUnicast() || r.Zone() != "") {
+			t.Fatalf("router_address %v accepted", r)
+		}
+		if n := len(c.IPv6.ServerDUID); n != 0 && (n < 3 || n > maxDUID) {
+			t.Fatalf("server_duid of %d bytes accepted", n)
 		}
 		if c.IPv6.Enable && needs(c.IPv6.Mode)&^c.Steered().Kinds() != 0 {
 			t.Fatalf("IPv6 mode %v without its queues: %v", c.IPv6.Mode, c.Steered())

@@ -51,6 +51,8 @@ func (c *Config) Responder() *responder.Settings {
 		Mode:          c.IPv6.Mode,
 		NextServer:    c.DHCP.NextServer,
 		BootFile:      c.DHCP.BootFile,
+		RouterAddress: c.IPv6.RouterAddress,
+		ServerDUID:    c.IPv6.ServerDUID,
 	}
 	for _, o := range c.DHCP.Options {
 		s.Options = append(s.Options, responder.Option{Code: o.Code, Data: o.Data})

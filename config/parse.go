@@ -101,7 +101,8 @@ func (p *parser) set(n int, section, key, val string) {
 		return // "key =" leaves the default, as KEY= does in binding files
 	}
 	if err := set(p.cfg, val); err != nil {
-		p.errf(n, section, key, "%v", err)
+		// Kept whole, so that errors.Is finds a key's named error.
+		p.errs = append(p.errs, &Error{File: p.file, Line: n, Section: section, Key: key, Err: err})
 	}
 }
 

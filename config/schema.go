@@ -106,6 +106,14 @@ var schema = func() map[string]map[string]setter {
 				c.IPv6.Domains, err = binding.ParseDomainList(v)
 				return err
 			},
+			"router_address": func(c *Config, v string) (err error) {
+				c.IPv6.RouterAddress, err = parseRouterAddress(v)
+				return err
+			},
+			"server_duid": func(c *Config, v string) (err error) {
+				c.IPv6.ServerDUID, err = parseDUID(v)
+				return err
+			},
 		},
 	}
 	for i, k := range loader.KindTable {

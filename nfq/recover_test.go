@@ -105,7 +105,7 @@ func TestPanicInPeriodicRAIsContained(t *testing.T) {
 	var logs bytes.Buffer
 	a := &Announcer{Settings: settings, Stats: &Stats{}, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	resp := responder.New(*settings)
-	a.announce(resp, brokenEntry(66, "tap66"))
+	a.announce(resp, brokenEntry(66, "tap66"), "periodic RA")
 	if n := a.Stats.PanicsRA.Load(); n != 1 {
 		t.Errorf("%d panics counted, want 1", n)
 	}
@@ -122,7 +122,7 @@ func TestPanicInPeriodicRAIsContained(t *testing.T) {
 	b := *lo.Binding
 	b.Subnet6 = netip.MustParsePrefix("2001:db8::/64")
 	lo.Binding = &b
-	a.announce(resp, lo)
+	a.announce(resp, lo, "periodic RA")
 	if a.Stats.PanicsRA.Load() != 1 || a.Stats.SendErrors.Load() != 0 || !strings.Contains(logs.String(), `msg="periodic RA" iface=tap10`) {
 		t.Errorf("the next RA was not sent: panics %d, send errors %d\n%s", a.Stats.PanicsRA.Load(), a.Stats.SendErrors.Load(), logs.String())
 	}

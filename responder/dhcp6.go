@@ -401,7 +401,7 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 	}
 	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
 	putUDPHeader(r.buf[ethLen+ip6Len:], portDHCPv6Server, p.srcPort, w.n)
-	putIPv6(r.buf[ethLen:], routerLinkLocal(l.TAPMAC), p.src, protoUDP, dhcp6HopLimit, udpLen+w.n, 6)
+	putIPv6(r.buf[ethLen:], r.RouterAddress(l), p.src, protoUDP, dhcp6HopLimit, udpLen+w.n, 6)
 	return r.buf[:off+w.n], left
 }
 

@@ -112,8 +112,20 @@ func fold(acc uint32) uint16 {
 	return uint16(acc)
 }
 
-// routerLinkLocal is fe80::/64 with the modified EUI-64 of mac (RFC 4291),
-// the router identity every IPv6 reply comes from.
+// RouterAddress is the router's link-local address on l's TAP: the source
+// of every RA and DHCPv6 reply, and the one link-local address NS are
+// answered for. It is [ipv6] router_address when set, the same on every TAP
+// so that a VM that moves keeps its default route; else fe80::/64 with the
+// modified EUI-64 of the TAP's MAC. Anything that builds a reply from the
+// router (a template too) takes the address from here.
+func (r *Responder) RouterAddress(l *Lease) netip.Addr {
+	if r.s.RouterAddress.IsValid() {
+		return r.s.RouterAddress
+	}
+	return routerLinkLocal(l.TAPMAC)
+}
+
+// routerLinkLocal is fe80::/64 with the modified EUI-64 of mac (RFC 4291).
 func routerLinkLocal(mac net.HardwareAddr) netip.Addr {
 	var a [16]byte
 	a[0], a[1] = 0xfe, 0x80

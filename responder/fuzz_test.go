@@ -102,6 +102,7 @@ func FuzzRespondDHCPv6(f *testing.F) {
 		s.Mode = IPv6Mode(flags % 3)
 		if flags&4 != 0 {
 			s.ServerDUID = []byte{0, 4, 1, 2, 3, 4}
+			s.RouterAddress = netip.MustParseAddr("fe80::1")
 		}
 		udp := make([]byte, 8+len(msg))
 		binary.BigEndian.PutUint16(udp[0:2], 546)
@@ -128,6 +129,9 @@ func FuzzRespondICMPv6(f *testing.F) {
 		}
 		s := testSettings()
 		s.Mode = IPv6Mode(flags % 3)
+		if src[1]&1 != 0 { // fe81:: and the like: the seeds' fe80:: keep the TAP's own
+			s.RouterAddress = netip.MustParseAddr("fe80::1")
+		}
 		dst := allNodes
 		if len(msg) >= 24 {
 			dst = solicitedNode(netip.AddrFrom16([16]byte(msg[8:24])))

@@ -231,7 +231,7 @@ func fuzzRequests(r *Responder, l *Lease, req []byte) []fuzzCase {
 			fuzzCase{name: "RS from ::", pkt: wrap6(netip.IPv6Unspecified(), netip.MustParseAddr("ff02::2"), 255, protoICMPv6,
 				[]byte{icmpRS, 0, 0, 0, 0, 0, 0, 0}), want: Answered},
 			fuzzCase{name: "periodic RA", want: Answered})
-		rll := routerLinkLocal(l.TAPMAC)
+		rll := r.RouterAddress(l)
 		ns := append([]byte{icmpNS, 0, 0, 0, 0, 0, 0, 0}, rll.AsSlice()...)
 		ns = append(append(ns, ndoptSLLA, 1), vmMAC...)
 		cs = append(cs, fuzzCase{name: "NS for the router", pkt: wrap6(vmLL, solicitedNode(rll), 255, protoICMPv6, ns), want: Answered})

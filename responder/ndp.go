@@ -199,7 +199,7 @@ func (r *Responder) buildRA(l *Lease, dst netip.Addr, dmac net.HardwareAddr) ([]
 	n, left.Domains = putDNSSL(m, n, doms, one, dnsLife)
 
 	putEthernet(r.buf[:], dmac, l.TAPMAC, etherV6)
-	putIPv6(r.buf[ethLen:], routerLinkLocal(l.TAPMAC), dst, protoICMPv6, ndpHopLimit, n, 2)
+	putIPv6(r.buf[ethLen:], r.RouterAddress(l), dst, protoICMPv6, ndpHopLimit, n, 2)
 	return r.buf[:off+n], left
 }
 
@@ -310,7 +310,7 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 		res.Outcome, res.Reason = Spoofed, "client MAC is not the binding's"
 		return res
 	}
-	router := l.routerOwns(target)
+	router := r.routerOwns(l, target)
 	if l.Bridged && !router {
 		// Another VM or host on the bridge answers for itself. A proxied NA
 		// would point the VM at the TAP's MAC, which the bridge keeps as a
@@ -323,7 +323,7 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 		res.Outcome, res.Reason = Ignored, "binding has no IPv6 subnet"
 		return res
 	}
-	rll := routerLinkLocal(l.TAPMAC)
+	rll := r.RouterAddress(l)
 	switch {
 	case dad && !router:
 		// The target may be any of the VM's addresses (EUI-64, privacy,
@@ -372,11 +372,12 @@ func (r *Responder) respondNS(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result 
 }
 
 // isSolicitedNode reports whether a is in ff02::1:ff00:0/104.
-// routerOwns reports whether a is one of the router's own addresses,
-// GATEWAY6 and the router link-local: the targets answered on every TAP,
-// bridged or routed. A binding without SUBNET6 has no IPv6 router.
-func (l *Lease) routerOwns(a netip.Addr) bool {
-	return l.Subnet6.Addr().Is6() && (a == l.Gateway6 || a == routerLinkLocal(l.TAPMAC))
+// routerOwns reports whether a is one of the router's own addresses on
+// l's TAP, GATEWAY6 and the router link-local (RouterAddress): the targets
+// answered on every TAP, bridged or routed. A binding without SUBNET6 has
+// no IPv6 router.
+func (r *Responder) routerOwns(l *Lease, a netip.Addr) bool {
+	return l.Subnet6.Addr().Is6() && (a == l.Gateway6 || a == r.RouterAddress(l))
 }
 
 func isSolicitedNode(a netip.Addr) bool {

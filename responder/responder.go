@@ -71,7 +71,11 @@ type Settings struct {
 	RAPeriod      uint32 // seconds between periodic RAs; 0 means 300
 	Nameservers6  []netip.Addr
 	Domains6      []string
-	ServerDUID    []byte     // nil: DUID-LL of the TAP's MAC
+	ServerDUID    []byte // nil: DUID-LL of the TAP's MAC
+	// RouterAddress is the router's link-local address on every TAP
+	// ([ipv6] router_address); invalid: each TAP's own, from its MAC. See
+	// Responder.RouterAddress.
+	RouterAddress netip.Addr
 	NextServer    netip.Addr // [dhcp] next_server: BOOTP siaddr, option 66
 	BootFile      string     // [dhcp] boot_file: BOOTP file, option 67
 }

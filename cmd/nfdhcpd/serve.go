@@ -54,6 +54,13 @@ type daemon struct {
 	loader   *loader.Loader // nil in iptables steering
 	lcfg     loader.Config
 	sender   *nfq.Sender
+	// announcer sends unsolicited RAs, periodic and on arrival; nil with
+	// IPv6 off.
+	announcer *nfq.Announcer
+	// foundAtStart holds the entries active when the store was first
+	// ready, whose Activated changes followBindings then finds are no
+	// arrivals.
+	foundAtStart map[*binding.Entry]bool
 	// reconciled holds the entries attached at start, whose Activated
 	// changes followBindings then finds already done.
 	reconciled map[*binding.Entry]bool
@@ -191,13 +198,10 @@ func (d *daemon) start(ctx context.Context) error {
 		Logger:  d.log.With("part", "bindings"),
 		Prepare: nfq.Preparer(d.settings, d.log.With("part", "bindings")),
 	})
-	// Subscribe before the store runs, so that the loader sees every change
-	// from the first listing on, also a TAP gone before it attached.
-	var changes <-chan binding.Change
-	if cfg.General.Steering != config.SteeringIPTables {
-		changes = d.store.Changes()
-	}
-	if d.steering, err = d.startSteering(ctx, changes); err != nil {
+	// Subscribe before the store runs, so that followBindings sees every
+	// change from the first listing on, also a TAP gone before it attached.
+	changes := d.store.Changes()
+	if d.steering, err = d.startSteering(ctx); err != nil {
 		return err
 	}
 	if d.sender, err = nfq.OpenSender(); err != nil {
@@ -235,12 +239,21 @@ func (d *daemon) start(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	d.foundAtStart = map[*binding.Entry]bool{}
+	for _, e := range d.store.Entries() {
+		d.foundAtStart[e] = true
+	}
 	if d.loader != nil {
 		if err := d.reconcile(ctx); err != nil {
 			return err
 		}
-		d.followSteering(ctx, changes)
+		d.upgradeSteering(ctx)
 	}
+	if cfg.IPv6.Enable {
+		d.announcer = &nfq.Announcer{Bindings: d.store, Settings: d.settings, Sender: d.sender,
+			Period: cfg.IPv6.RAPeriod, Stats: &d.stats, Log: d.log.With("part", "ra")}
+	}
+	go d.followBindings(ctx, changes)
 
 	d.readerFailed = make(chan error, len(d.readers))
 	for _, r := range d.readers {
@@ -252,14 +265,42 @@ func (d *daemon) start(ctx context.Context) error {
 			}
 		}()
 	}
-	if cfg.IPv6.Enable {
-		a := &nfq.Announcer{Bindings: d.store, Settings: d.settings, Sender: d.sender,
-			Period: cfg.IPv6.RAPeriod, Stats: &d.stats, Log: d.log.With("part", "ra")}
+	if d.announcer != nil {
 		d.readersDone.Add(1)
-		go func() { defer d.readersDone.Done(); a.Run(ctx) }()
+		go func() { defer d.readersDone.Done(); d.announcer.Run(ctx) }()
 	}
 	serving.Store(true)
 	return nil
+}
+
+// followBindings takes each binding change in order: in tc steering the
+// classifier is attached or detached first, so that the VM's answer to an
+// RA on arrival (an RS, a Solicit) is steered; then the announcer learns
+// of it, for the RAs on arrival.
+//
+// A binding found at start is no arrival: its VM was there before the
+// daemon, and still has the router it had (the same address, the same
+// DUID); the periodic round, which starts at once, reaches it. So a
+// restart with 10,000 bindings sends no RAs on arrival at all, and a VM
+// that moves while the daemon is down waits for that round, or solicits.
+func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Change) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-changes:
+			if d.loader != nil {
+				d.steer(c)
+			}
+			if c.Kind == binding.Activated && d.foundAtStart[c.Entry] {
+				delete(d.foundAtStart, c.Entry)
+				continue
+			}
+			if d.announcer != nil {
+				d.announcer.Follow(c)
+			}
+		}
+	}
 }
 
 // onUndo registers fn, which undoes a step of start, to run at stop, in

@@ -16,30 +16,11 @@ import (
 // configuration asks for it, falling back from auto to iptables with the
 // reason logged. It returns the mode in force. The classifier is attached
 // by reconcile, after the privilege drop, once the bindings are read.
-func (d *daemon) startSteering(ctx context.Context, changes <-chan binding.Change) (config.Steering, error) {
-	g := d.cfg.General
-	if g.Steering == config.SteeringIPTables {
+func (d *daemon) startSteering(ctx context.Context) (config.Steering, error) {
+	if d.cfg.General.Steering == config.SteeringIPTables {
 		return config.SteeringIPTables, nil
 	}
-	steering, err := d.startTC(ctx)
-	if err != nil {
-		return "", err
-	}
-	if steering == config.SteeringTC {
-		return steering, nil // followSteering takes changes from here
-	}
-	// Fallen back to iptables: nobody attaches, but the store's queue of
-	// changes must not grow for ever.
-	go func() {
-		for {
-			select {
-			case <-changes:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return steering, nil
+	return d.startTC(ctx)
 }
 
 func (d *daemon) startTC(ctx context.Context) (config.Steering, error) {
@@ -107,14 +88,11 @@ func (d *daemon) reconcile(ctx context.Context) error {
 	return nil
 }
 
-// followSteering keeps tc steering current from here on: it follows
-// bindings as they come and go, and moves the TAPs a bulk start attached
-// with cls_bpf to TCX. It runs after the privilege drop, so that every link
-// pin made from here on is the daemon user's, as chownTree made the rest.
-func (d *daemon) followSteering(ctx context.Context, changes <-chan binding.Change) {
-	// Changes queued since the store started replay onto the reconciled
-	// state; Attach and Detach are idempotent.
-	go d.followBindings(ctx, changes)
+// upgradeSteering moves the TAPs a bulk start attached with cls_bpf to
+// TCX, in the background. It runs after the privilege drop, so that every
+// link pin made from here on is the daemon user's, as chownTree made the
+// rest.
+func (d *daemon) upgradeSteering(ctx context.Context) {
 	go func() {
 		if _, err := d.loader.Upgrade(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("move to tcx", "err", err)
@@ -122,40 +100,34 @@ func (d *daemon) followSteering(ctx context.Context, changes <-chan binding.Chan
 	}()
 }
 
-// followBindings attaches and detaches the classifier as bindings and TAPs
-// come and go.
-func (d *daemon) followBindings(ctx context.Context, changes <-chan binding.Change) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case c := <-changes:
-			e := c.Entry
-			if c.Kind == binding.Activated && d.reconciled[e] {
-				// Attached by Reconcile in this very state: replaying
-				// thousands of these at start would delay the first
-				// binding written afterwards by seconds.
-				delete(d.reconciled, e)
-				continue
-			}
-			var err error
-			switch c.Kind {
-			case binding.Activated, binding.Updated:
-				if c.Old != nil && c.Old.TAP.Index != e.TAP.Index {
-					d.loader.Detach(c.Old.TAP.Index, c.Old.TAP.Name)
-				}
-				err = d.loader.Attach(d.iface(e))
-			case binding.Deactivated:
-				err = d.loader.Detach(e.TAP.Index, e.TAP.Name)
-			}
-			if err != nil {
-				d.log.Warn("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "err", err)
-				continue
-			}
-			d.log.Info("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "ifindex", e.TAP.Index,
-				"attach", d.loader.Method(e.TAP.Index))
-		}
+// steer attaches and detaches the classifier as bindings and TAPs come and
+// go. Changes queued since the store started replay onto the reconciled
+// state; Attach and Detach are idempotent.
+func (d *daemon) steer(c binding.Change) {
+	e := c.Entry
+	if c.Kind == binding.Activated && d.reconciled[e] {
+		// Attached by Reconcile in this very state: replaying thousands
+		// of these at start would delay the first binding written
+		// afterwards by seconds.
+		delete(d.reconciled, e)
+		return
 	}
+	var err error
+	switch c.Kind {
+	case binding.Activated, binding.Updated:
+		if c.Old != nil && c.Old.TAP.Index != e.TAP.Index {
+			d.loader.Detach(c.Old.TAP.Index, c.Old.TAP.Name)
+		}
+		err = d.loader.Attach(d.iface(e))
+	case binding.Deactivated:
+		err = d.loader.Detach(e.TAP.Index, e.TAP.Name)
+	}
+	if err != nil {
+		d.log.Warn("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "err", err)
+		return
+	}
+	d.log.Info("steering", "iface", e.Binding.TAP, "change", c.Kind.String(), "ifindex", e.TAP.Index,
+		"attach", d.loader.Method(e.TAP.Index))
 }
 
 // iface is the classifier's view of a binding: which kinds to mark is the

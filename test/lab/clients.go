@@ -175,3 +175,55 @@ func (vm *VM) Rdisc6() (string, error) {
 func (vm *VM) Ndisc6(target string) (string, error) {
 	return vm.Try(10*time.Second, "ndisc6", "-1", "-w", "2000", target, "eth0")
 }
+
+// Dhclient6Run is ISC dhclient -6 left running in a VM.
+type Dhclient6Run struct {
+	events string
+}
+
+// StartDhclient6 starts ISC dhclient -6 for an address (Solicit, Request,
+// then Renew at every T1) and leaves it running until the test ends. Its
+// script configures nothing: it appends "REASON ADDRESS" to a file that
+// Events reads.
+func (vm *VM) StartDhclient6() *Dhclient6Run {
+	t := vm.lab.t
+	t.Helper()
+	conf := vm.Dir + "/dhclient6.conf"
+	if err := os.WriteFile(conf, []byte("request dhcp6.name-servers, dhcp6.domain-search;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	events := vm.Dir + "/dhclient6.events"
+	os.Remove(events)
+	s := vm.Dir + "/dhclient6-events.sh"
+	body := fmt.Sprintf("#!/bin/sh\necho \"$reason $new_ip6_address\" >> %s\nexit 0\n", events)
+	if err := os.WriteFile(s, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log SyncBuffer
+	cmd := exec.Command("ip", "netns", "exec", vm.NS, "dhclient", "-6", "-d", "-cf", conf, "-sf", s,
+		"-lf", vm.Dir+"/dhclient6.leases", "-pf", vm.Dir+"/dhclient6.pid", "eth0")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("dhclient -6 in %s:\n%s", vm.NS, log.String())
+		}
+	})
+	return &Dhclient6Run{events: events}
+}
+
+// Events is what the script was told so far, one "REASON ADDRESS" a line
+// (BOUND6, RENEW6, REBIND6, ...).
+func (d *Dhclient6Run) Events() []string {
+	b, _ := os.ReadFile(d.events)
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
