@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +14,8 @@ import (
 
 // WriteTable writes the binding table SIGUSR1 logs: aligned columns, one
 // row per binding file, or one line of JSON ({"bindings": [...]}, the rows
-// /bindings serves) when asJSON.
+// /bindings serves) when asJSON. It calls w.Write once: w is the log's
+// writer, and a log line written meanwhile must not split a row.
 func WriteTable(w io.Writer, rows []BindingRow, asJSON bool) error {
 	if asJSON {
 		b, err := json.Marshal(struct {
@@ -25,7 +27,8 @@ func WriteTable(w io.Writer, rows []BindingRow, asJSON bool) error {
 		_, err = w.Write(append(b, '\n'))
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TAP\tSTATE\tIFINDEX\tATTACH\tMAC\tIP\tIPV6 PREFIX\tHOSTNAME\tWHY")
 	for _, r := range rows {
 		state, why := "active", ""
@@ -47,7 +50,11 @@ func WriteTable(w io.Writer, rows []BindingRow, asJSON bool) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", binding.QuoteName(r.TAP), state, ifindex, dash(r.Attach),
 			dash(r.MAC), dash(r.IP), dash(r.Subnet6), dash(r.Hostname), dash(strings.ReplaceAll(why, "\n", "; ")))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 func dash(s string) string {

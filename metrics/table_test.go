@@ -64,3 +64,22 @@ func TestWriteTableOneRowPerFile(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// writes counts the calls to Write.
+type writes struct{ n int }
+
+func (w *writes) Write(p []byte) (int, error) { w.n++; return len(p), nil }
+
+// The table goes to the log's writer, which log lines share: written in
+// pieces, a line logged meanwhile would land inside a row.
+func TestWriteTableInOneWrite(t *testing.T) {
+	for _, asJSON := range []bool{false, true} {
+		var w writes
+		if err := WriteTable(&w, tableRows, asJSON); err != nil {
+			t.Fatal(err)
+		}
+		if w.n != 1 {
+			t.Errorf("JSON %v: %d writes, want 1", asJSON, w.n)
+		}
+	}
+}
