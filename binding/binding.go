@@ -31,6 +31,11 @@ type Binding struct {
 	Subnet6  netip.Prefix
 	EUI64    netip.Addr
 
+	// DelegatedPrefixes6 are the prefixes DHCPv6 prefix delegation (IA_PD)
+	// gives the VM, routed to it by the host: at most MaxDelegatedPrefixes,
+	// each /64 or shorter, none overlapping another or SUBNET6.
+	DelegatedPrefixes6 []netip.Prefix
+
 	Private  bool // do not hand out GATEWAY as router
 	MACSpoof bool // answer even when the request's MAC differs from MAC
 	MTU      uint16
@@ -226,6 +231,11 @@ var keys = map[string]func(*Binding, string) error{
 	},
 	"DOMAIN_SEARCH": func(b *Binding, v string) (err error) { b.DomainSearch, err = ParseDomainList(v); return },
 	"DHCP_OPTIONS":  func(b *Binding, v string) (err error) { b.DHCPOptions, err = ParseDHCPOptions(v); return },
+
+	"DELEGATED_PREFIX6": func(b *Binding, v string) (err error) {
+		b.DelegatedPrefixes6, err = parseDelegated(v)
+		return
+	},
 }
 
 // check enforces what holds between keys, once every line has been read.
@@ -283,6 +293,11 @@ func (p *parser) check() {
 			}
 		case !b.Subnet6.Contains(k.addr):
 			p.errf(line(k.key), k.key, "%s is outside SUBNET6 %s", k.addr, b.Subnet6)
+		}
+	}
+	for _, d := range b.DelegatedPrefixes6 {
+		if b.Subnet6.IsValid() && d.Overlaps(b.Subnet6) {
+			p.errf(line("DELEGATED_PREFIX6"), "DELEGATED_PREFIX6", "%s overlaps SUBNET6 %s", d, b.Subnet6)
 		}
 	}
 }
