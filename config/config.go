@@ -71,6 +71,10 @@ type IPv6 struct {
 	RAPeriod    time.Duration
 	Nameservers []netip.Addr
 	Domains     []string
+	// PDLifetime is the valid and preferred lifetime of delegated
+	// prefixes; PDRoutes, whether the daemon routes them to their VMs.
+	PDLifetime time.Duration
+	PDRoutes   bool
 }
 
 // Steering is how packets reach the daemon.
@@ -118,9 +122,11 @@ func defaults() *Config {
 			LeaseRenewal:  3600 * time.Second,
 		},
 		IPv6: IPv6{
-			Enable:   true,
-			ModeAuto: true,
-			RAPeriod: 300 * time.Second,
+			Enable:     true,
+			ModeAuto:   true,
+			RAPeriod:   300 * time.Second,
+			PDLifetime: 86400 * time.Second,
+			PDRoutes:   true,
 		},
 		Queues: q,
 	}

@@ -39,6 +39,7 @@ func TestSeedSampleConfig(t *testing.T) {
 		},
 		IPv6: IPv6{
 			Enable: true, Mode: responder.ModeSLAACDHCPv6, ModeAuto: true, RAPeriod: 300 * time.Second,
+			PDLifetime: 86400 * time.Second, PDRoutes: true,
 			Nameservers: []netip.Addr{netip.MustParseAddr("2001:db8:100::1"), netip.MustParseAddr("2001:db8:200::2")},
 			Domains:     []string{"example.com"},
 		},
@@ -94,6 +95,12 @@ func TestConfigValues(t *testing.T) {
 				}
 				return ""
 			}},
+		{"prefix delegation", base + "pd_lifetime = 4294967295\npd_routes = off\n", func(c *Config) string {
+			if c.IPv6.PDLifetime != 0xffffffff*time.Second || c.IPv6.PDRoutes || c.Responder().PDLifetime != 0xffffffff {
+				return "pd_lifetime, pd_routes"
+			}
+			return ""
+		}},
 		{"empty value keeps default", base + "ra_period =\n", func(c *Config) string {
 			if c.IPv6.RAPeriod != 300*time.Second {
 				return "ra_period"

@@ -49,6 +49,7 @@ func (c *Config) Responder() *responder.Settings {
 		Nameservers6:  c.IPv6.Nameservers,
 		Domains6:      c.IPv6.Domains,
 		Mode:          c.IPv6.Mode,
+		PDLifetime:    uint32(c.IPv6.PDLifetime / time.Second),
 	}
 	for _, o := range c.DHCP.Options {
 		s.Options = append(s.Options, responder.Option{Code: o.Code, Data: o.Data})

@@ -72,6 +72,9 @@ type Settings struct {
 	Nameservers6  []netip.Addr
 	Domains6      []string
 	ServerDUID    []byte // nil: DUID-LL of the TAP's MAC
+	// PDLifetime is the preferred and valid lifetime of delegated
+	// prefixes in seconds (0xffffffff: infinite); 0 means one day.
+	PDLifetime uint32
 }
 
 // Lease is one VM's binding as the responder needs it, built by the caller
