@@ -149,6 +149,9 @@ func (o *Owner) Run(ctx context.Context) error {
 		case <-o.opt.Changed:
 		case <-expiry.C:
 		case <-resync.C:
+			if !o.busy() {
+				continue // no prefix taken, no route of ours: nothing to restore
+			}
 			full = true
 		}
 		next := o.sync(full)
@@ -349,6 +352,13 @@ func (o *Owner) logOnce(k errKey, msg, err string, args ...any) {
 	}
 	o.lastErr[k] = err
 	o.log.Warn(msg, append(args, "prefix", k.prefix.String(), "err", err)...)
+}
+
+// busy reports whether a prefix is taken or a route of ours is there.
+func (o *Owner) busy() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.table.leases) > 0 || len(o.have) > 0
 }
 
 // State is a lease as the binding table shows it.
