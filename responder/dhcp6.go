@@ -506,7 +506,8 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 // every prefix of the binding goes to the first, for pd_lifetime; the
 // others, and the first when the binding delegates none, get NoPrefixAvail.
 // A Renew or Rebind's prefixes that are not the binding's (any longer)
-// come back with lifetimes 0, so the VM drops them (RFC 8415 §18.3.4-5).
+// come back with lifetimes 0, so the VM drops them (RFC 8415 §18.3.4-5),
+// in an IA_PD without a status.
 // A Reply that gives prefixes is reported in r.delegation: the VM takes
 // them.
 func (r *Responder) buildIAPD(w *w6, q *dhcp6Request, l *Lease) {
@@ -533,14 +534,19 @@ func (r *Responder) buildIAPD(w *w6, q *dhcp6Request, l *Lease) {
 			w.u32(0)
 			w.u32(0)
 		}
+		dropped := 0
 		if renewing {
 			iaPrefixes(ia[12:], func(p netip.Prefix) {
-				if !delegated(l, p) {
-					r.iaPrefix(w, p, 0, 0)
+				if !delegated(l, p) && r.iaPrefix(w, p, 0, 0) {
+					dropped++
 				}
 			})
 		}
+		// An IA_PD that gives nothing says why, unless it takes prefixes
+		// back: dhclient discards an IA_PD with a status, zero
+		// lifetimes and all, and would hold on to them.
 		switch {
+		case dropped > 0:
 		case len(l.Delegated) == 0:
 			w.status(stNoPrefixAvail, "no prefix delegated to this VM")
 		case i > 0:

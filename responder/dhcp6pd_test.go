@@ -109,10 +109,19 @@ func TestDHCPv6PrefixDelegation(t *testing.T) {
 		want: msg(d6Reply, o6(o6IAPD, u32(1), u32(1800), u32(2880), iaPrefixOpt(p64, 3600, 3600), iaPrefixOpt(p56, 0, 0))),
 		op:   Delegated, prefixes: []netip.Prefix{p64},
 	}, {
-		name: "renew after the binding lost every prefix: lifetimes 0 and NoPrefixAvail", mode: ModeSLAACDHCPv6,
+		name: "renew after the binding lost every prefix: lifetimes 0, and no status, which would void them", mode: ModeSLAACDHCPv6,
 		lease: func(l *Lease) { l.Delegated = nil },
 		mt:    layers.DHCPv6MsgTypeRenew, opts: []layers.DHCPv6Option{cid, sid, iaPD(1, p56)},
-		want: msg(d6Reply, none(1, iaPrefixOpt(p56, 0, 0), noPrefix)),
+		want: msg(d6Reply, none(1, iaPrefixOpt(p56, 0, 0))),
+	}, {
+		name: "an empty renew, binding without prefixes: NoPrefixAvail", mode: ModeSLAACDHCPv6,
+		lease: func(l *Lease) { l.Delegated = nil },
+		mt:    layers.DHCPv6MsgTypeRebind, opts: []layers.DHCPv6Option{cid, iaPD(1)},
+		want: msg(d6Reply, none(1, noPrefix)),
+	}, {
+		name: "a second IA_PD holding a stale prefix: lifetimes 0, no status", mode: ModeSLAACDHCPv6,
+		mt: layers.DHCPv6MsgTypeRenew, opts: []layers.DHCPv6Option{cid, sid, iaPD(1, p56), iaPD(2, stale)},
+		want: msg(d6Reply, given(1), none(2, iaPrefixOpt(stale, 0, 0))), op: Delegated, prefixes: both,
 	}, {
 		name: "a hint with host bits set is not the binding's prefix", mode: ModeSLAACDHCPv6,
 		mt: layers.DHCPv6MsgTypeRebind, opts: []layers.DHCPv6Option{cid, iaPD(1, hostBits)},
