@@ -152,7 +152,7 @@ func TestPrefixDelegationDhclient(t *testing.T) {
 func TestPrefixDelegationDhcpcd(t *testing.T) {
 	lab.RequireTools(t, "dhcpcd", "busybox")
 	forEachMode(t, func(t *testing.T, m steering) {
-		l, vm, _, _ := pdLab(t, m, "ipv6.pd_lifetime", "4")
+		l, vm, _, _ := pdLab(t, m, "ipv6.pd_lifetime", "6")
 		vm.Run("ip", "link", "add", "down0", "type", "veth", "peer", "name", "down1")
 		vm.Run("ip", "link", "set", "down0", "up")
 		vm.Run("ip", "link", "set", "down1", "up")
@@ -164,7 +164,7 @@ func TestPrefixDelegationDhcpcd(t *testing.T) {
 		}
 		want(t, "dhcpcd ia_pd", got, map[string]string{
 			"new_dhcp6_ia_pd1_prefix1": "2001:db8:cccc::", "new_dhcp6_ia_pd1_prefix1_length": "56",
-			"new_dhcp6_ia_pd1_prefix1_vltime": "4",
+			"new_dhcp6_ia_pd1_prefix1_vltime": "6",
 		})
 		if _, err := c.Wait("DELEGATED6.down0", time.Time{}, lab.Within(5*time.Second)); err != nil {
 			t.Fatal(err)
@@ -183,7 +183,7 @@ func TestPrefixDelegationDhcpcd(t *testing.T) {
 		waitRoutes(t, l, "released", "")
 
 		// Killed, it releases nothing: the route lasts until the
-		// lifetime of its last Reply (4 s) runs out.
+		// lifetime of its last Reply (6 s; it renews every 3 s) runs out.
 		c = vm.StartDhcpcdPD("down0", false)
 		if _, err := c.Wait("BOUND6.eth0", time.Time{}, lab.Within(15*time.Second)); err != nil {
 			t.Fatal(err)
@@ -191,11 +191,10 @@ func TestPrefixDelegationDhcpcd(t *testing.T) {
 		waitRoutes(t, l, "taken again", pdRoute)
 		c.Kill()
 		killed := time.Now()
-		time.Sleep(500 * time.Millisecond)
 		if got := ourRoutes(l); got != pdRoute {
-			t.Errorf("the route went before its lifetime ran out: %q", got)
+			t.Errorf("the route went with the client, before its lifetime ran out: %q", got)
 		}
-		deadline := killed.Add(lab.Within(6 * time.Second))
+		deadline := killed.Add(lab.Within(8 * time.Second))
 		for ourRoutes(l) != "" {
 			if time.Now().After(deadline) {
 				t.Fatalf("the route outlived the prefix's lifetime by %v", time.Since(killed))
