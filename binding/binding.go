@@ -32,6 +32,11 @@ type Binding struct {
 	Subnet6  netip.Prefix
 	EUI64    netip.Addr
 
+	// DelegatedPrefixes6 are the prefixes DHCPv6 prefix delegation (IA_PD)
+	// gives the VM, routed to it by the host: at most MaxDelegatedPrefixes,
+	// each /64 or shorter, none overlapping another or SUBNET6.
+	DelegatedPrefixes6 []netip.Prefix
+
 	Private  bool // do not hand out GATEWAY as router
 	MACSpoof bool // answer even when the request's MAC differs from MAC
 	MTU      uint16
@@ -326,6 +331,11 @@ var keys = map[string]keySpec{
 	"DHCP_OPTIONS":  {set: func(b *Binding, v string) (err error) { b.DHCPOptions, err = ParseDHCPOptions(v); return }},
 	"NEXT_SERVER":   {set: func(b *Binding, v string) (err error) { b.NextServer, err = ParseNextServer(v); return }},
 	"BOOT_FILE":     {set: func(b *Binding, v string) (err error) { b.BootFile, err = ParseBootFile(v); return }},
+
+	"DELEGATED_PREFIX6": {set: func(b *Binding, v string) (err error) {
+		b.DelegatedPrefixes6, err = parseDelegated(v)
+		return
+	}},
 }
 
 // maxHostname is the most option 12 carries in one instance.
@@ -454,6 +464,11 @@ func (p *parser) check() {
 			}
 		case !b.Subnet6.Contains(k.addr):
 			p.errf(line(k.key), k.key, "%s is outside SUBNET6 %s", k.addr, b.Subnet6)
+		}
+	}
+	for _, d := range b.DelegatedPrefixes6 {
+		if b.Subnet6.IsValid() && d.Overlaps(b.Subnet6) {
+			p.errf(line("DELEGATED_PREFIX6"), "DELEGATED_PREFIX6", "%s overlaps SUBNET6 %s", d, b.Subnet6)
 		}
 	}
 }

@@ -85,6 +85,14 @@ func TestParseValues(t *testing.T) {
 				Nameservers6: []netip.Addr{netip.MustParseAddr("2001:db8::53")},
 				Domain:       "example.org", DomainSearch: []string{"a.example", "b.example"},
 				DHCPOptions: []DHCPOption{{42, []byte{192, 0, 2, 5}}, {66, []byte("boot.example.com")}}}},
+		{"delegated prefixes, beside SUBNET6", minimal + "SUBNET6=2001:db8:aaaa:bbbb::/64\nDELEGATED_PREFIX6=\"2001:db8:cccc::/56, 2001:db8:dddd:1::/64 2001:db8:eeee::/48\"\n",
+			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm",
+				Subnet6: netip.MustParsePrefix("2001:db8:aaaa:bbbb::/64"),
+				DelegatedPrefixes6: []netip.Prefix{netip.MustParsePrefix("2001:db8:cccc::/56"),
+					netip.MustParsePrefix("2001:db8:dddd:1::/64"), netip.MustParsePrefix("2001:db8:eeee::/48")}}},
+		{"delegated prefix without SUBNET6", minimal + "DELEGATED_PREFIX6=fd00:1::/64\n",
+			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm",
+				DelegatedPrefixes6: []netip.Prefix{netip.MustParsePrefix("fd00:1::/64")}}},
 		{"/31 may use both addresses", minimal + "IP=192.0.2.0\nGATEWAY=192.0.2.1\nSUBNET=192.0.2.0/31\n",
 			Binding{TAP: "tap1", InDev: "tap1", MAC: mustMAC("aa:6b:39:22:33:44"), Hostname: "vm",
 				IP: netip.MustParseAddr("192.0.2.0"), Gateway: netip.MustParseAddr("192.0.2.1"), Subnet: netip.MustParsePrefix("192.0.2.0/31")}},
@@ -193,6 +201,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte(minimal + "DHCP_OPTIONS=\"121=10.0.0.0/8 192.0.2.1; 224=0x01\"\nMTU=1500\n"))
 	f.Add([]byte("MAC=\"aa:bb\nHOSTNAME='x'\n=\n"))
+	f.Add(append(seed, "DELEGATED_PREFIX6=2001:db8:cccc::/56,2001:db8:aaaa::/48 fe80::/9\n"...))
 	f.Add([]byte(minimal + "\x1b[2J\x07\xff" + strings.Repeat("A", 300) + "\nIP=\"\x1b" + strings.Repeat("\xfe", 200) + "\n"))
 	f.Add([]byte(minimal + "export FOO\nHOSTNAME='web_01\nMAC=aa:6b:39:22:33:45\nPRIVATE=sure\nMTU=0\nNEXT_SERVER=192.0.2.69\nBOOT_FILE=pxelinux.0\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -245,6 +254,20 @@ func FuzzParse(f *testing.F) {
 		}
 		if b.MTU != 0 && b.MTU < 68 {
 			t.Fatalf("accepted MTU %d", b.MTU)
+		}
+		if len(b.DelegatedPrefixes6) > MaxDelegatedPrefixes {
+			t.Fatalf("accepted %d delegated prefixes", len(b.DelegatedPrefixes6))
+		}
+		for i, d := range b.DelegatedPrefixes6 {
+			if !d.Addr().Is6() || d.Addr().Is4In6() || d.Bits() > MaxDelegatedBits || d.Masked() != d ||
+				d.Addr().IsLinkLocalUnicast() || d.Addr().IsMulticast() || b.Subnet6.IsValid() && d.Overlaps(b.Subnet6) {
+				t.Fatalf("accepted delegated prefix %s (SUBNET6 %s)", d, b.Subnet6)
+			}
+			for _, o := range b.DelegatedPrefixes6[:i] {
+				if d.Overlaps(o) {
+					t.Fatalf("accepted overlapping delegated prefixes %s and %s", o, d)
+				}
+			}
 		}
 	})
 }

@@ -47,6 +47,15 @@ func without(key string) string {
 	return strings.Join(out, "\n")
 }
 
+// seventeen is one delegated prefix more than a binding may hold.
+var seventeen = func() string {
+	var ps []string
+	for i := range 17 {
+		ps = append(ps, fmt.Sprintf("2001:db8:cc%02x::/48", i))
+	}
+	return strings.Join(ps, ",")
+}()
+
 // malformed lists binding files that must be rejected, each with the exact
 // error Parse returns (the file is named tap10). Each would hand the VM a
 // configuration other than the file means (or none), so it is refused
@@ -137,6 +146,21 @@ var malformed = []struct {
 	{"EUI64 is IPv4", with("EUI64", "192.0.2.100"), "tap10:10: EUI64: \"192.0.2.100\" is not IPv6"},
 	{"EUI64 outside SUBNET6", with("EUI64", "2001:db8:aaaa:cccc::1"), "tap10:10: EUI64: 2001:db8:aaaa:cccc::1 is outside SUBNET6 2001:db8:aaaa:bbbb::/64"},
 	{"EUI64 with prefix length", with("EUI64", "2001:db8:aaaa:bbbb::5/64"), "tap10:10: EUI64: \"2001:db8:aaaa:bbbb::5/64\" is not an IP address"},
+	// DELEGATED_PREFIX6.
+	{"DELEGATED_PREFIX6 garbage", with("DELEGATED_PREFIX6", "2001:db8:cccc::/x"), "tap10:13: DELEGATED_PREFIX6: \"2001:db8:cccc::/x\" is not a prefix (address/length)"},
+	{"DELEGATED_PREFIX6 an address", with("DELEGATED_PREFIX6", "2001:db8:cccc::"), "tap10:13: DELEGATED_PREFIX6: \"2001:db8:cccc::\" is not a prefix (address/length)"},
+	{"DELEGATED_PREFIX6 is IPv4", with("DELEGATED_PREFIX6", "198.51.100.0/24"), "tap10:13: DELEGATED_PREFIX6: \"198.51.100.0/24\" is not IPv6"},
+	{"DELEGATED_PREFIX6 host bits", with("DELEGATED_PREFIX6", "2001:db8:cccc::1/56"), "tap10:13: DELEGATED_PREFIX6: \"2001:db8:cccc::1/56\" has host bits set (the network is 2001:db8:cccc::/56)"},
+	{"DELEGATED_PREFIX6 longer than /64", with("DELEGATED_PREFIX6", "2001:db8:cccc::/80"), "tap10:13: DELEGATED_PREFIX6: 2001:db8:cccc::/80 is longer than /64"},
+	{"DELEGATED_PREFIX6 the default route", with("DELEGATED_PREFIX6", "::/0"), "tap10:13: DELEGATED_PREFIX6: ::/0 overlaps ::/8 (reserved)"},
+	{"DELEGATED_PREFIX6 link-local", with("DELEGATED_PREFIX6", "fe80::/64"), "tap10:13: DELEGATED_PREFIX6: fe80::/64 overlaps fe80::/10 (link-local)"},
+	{"DELEGATED_PREFIX6 multicast", with("DELEGATED_PREFIX6", "ff02::/16"), "tap10:13: DELEGATED_PREFIX6: ff02::/16 overlaps ff00::/8 (multicast)"},
+	{"DELEGATED_PREFIX6 v4-mapped", with("DELEGATED_PREFIX6", "::ffff:0:0/96"), "tap10:13: DELEGATED_PREFIX6: \"::ffff:0:0/96\" is not IPv6"},
+	{"DELEGATED_PREFIX6 overlaps SUBNET6", with("DELEGATED_PREFIX6", "2001:db8:aaaa::/48"), "tap10:13: DELEGATED_PREFIX6: 2001:db8:aaaa::/48 overlaps SUBNET6 2001:db8:aaaa:bbbb::/64"},
+	{"DELEGATED_PREFIX6 is SUBNET6", with("DELEGATED_PREFIX6", "2001:db8:aaaa:bbbb::/64"), "tap10:13: DELEGATED_PREFIX6: 2001:db8:aaaa:bbbb::/64 overlaps SUBNET6 2001:db8:aaaa:bbbb::/64"},
+	{"DELEGATED_PREFIX6 overlap each other", with("DELEGATED_PREFIX6", "2001:db8:cccc::/56, 2001:db8:cccc:ff00::/56, 2001:db8:cccc:1::/64"), "tap10:13: DELEGATED_PREFIX6: 2001:db8:cccc:1::/64 overlaps 2001:db8:cccc::/56, also delegated"},
+	{"DELEGATED_PREFIX6 twice the same", with("DELEGATED_PREFIX6", "2001:db8:cccc::/56 2001:db8:cccc::/56"), "tap10:13: DELEGATED_PREFIX6: 2001:db8:cccc::/56 overlaps 2001:db8:cccc::/56, also delegated"},
+	{"DELEGATED_PREFIX6 17 prefixes", with("DELEGATED_PREFIX6", seventeen), "tap10:13: DELEGATED_PREFIX6: 17 prefixes, at most 16"},
 	// Booleans.
 	// MTU.
 	{"MTU 67", with("MTU", "67"), "tap10:12: MTU: \"67\" is not an MTU (68-65535)"},

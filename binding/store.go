@@ -101,6 +101,7 @@ type Store struct {
 	pending []Change
 	wanted  bool          // Changes was called: queue changes for it
 	wake    chan struct{} // pending grew
+	notify  []chan struct{}
 }
 
 type fileState struct {
@@ -183,6 +184,18 @@ func (s *Store) Changes() <-chan Change {
 		}
 	}
 	return s.changes
+}
+
+// Notify returns a channel that receives whenever the entries in force
+// change, for a reader that needs to know only that (and looks them up
+// itself), beside the one that reads Changes. At most one is pending: the
+// store never waits for the reader.
+func (s *Store) Notify() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.notify = append(s.notify, ch)
+	s.mu.Unlock()
+	return ch
 }
 
 // ByIndex returns the active entry whose TAP has this ifindex, or nil.
@@ -557,6 +570,14 @@ func (s *Store) publish() {
 		select {
 		case s.wake <- struct{}{}:
 		default:
+		}
+	}
+	for _, ch := range s.notify {
+		if len(changes) > 0 {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 	s.mu.Unlock()

@@ -486,3 +486,39 @@ level=WARN msg="binding file served with a warning" iface=tap0 file=` + path + `
 		t.Errorf("log after new content:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// Notify tells a second reader that the entries changed, whatever that
+// reader does with it, and never on a rewrite that changes nothing.
+func TestStoreNotify(t *testing.T) {
+	dir := t.TempDir()
+	links := newFakeLinks(Link{Index: 7, Name: "tap7", Kind: "tuntap"})
+	s := NewStore(dir, Options{Links: links})
+	n := s.Notify()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	<-s.Ready()
+	notified := func(want bool) {
+		t.Helper()
+		select {
+		case <-n:
+			if !want {
+				t.Error("notified of nothing")
+			}
+		case <-time.After(300 * time.Millisecond):
+			if want {
+				t.Error("not notified")
+			}
+		}
+	}
+	text := bindingText("aa:00:00:00:00:07", "DELEGATED_PREFIX6=2001:db8:7::/48\n")
+	writeFile(t, dir, "tap7", text)
+	notified(true)
+	writeFile(t, dir, "tap7", text)
+	notified(false)
+	writeFile(t, dir, "tap7", bindingText("aa:00:00:00:00:07", ""))
+	notified(true)
+	if e := s.ByIndex(7); e == nil || e.Binding.DelegatedPrefixes6 != nil {
+		t.Errorf("entry %+v", e)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
@@ -114,20 +115,30 @@ func checkBindings(cfgPath, dir string, out io.Writer, link linkFunc, fit *fitCh
 		warns = append(warns, r.Warnings...)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TAP\tMAC\tIP\tIPV6 PREFIX\tHOSTNAME\tSTATUS")
+	// DELEGATED is shown once a binding delegates a prefix.
+	pd := slices.ContainsFunc(rows, func(r Row) bool { return len(r.DelegatedPrefixes6) > 0 })
+	head, dash := "TAP\tMAC\tIP\tIPV6 PREFIX\tHOSTNAME\tSTATUS", "-"
+	if pd {
+		head, dash = "TAP\tMAC\tIP\tIPV6 PREFIX\tDELEGATED\tHOSTNAME\tSTATUS", "-\t-"
+	}
+	fmt.Fprintln(tw, head)
 	bad := 0
 	for _, r := range rows {
 		if r.Status != "ok" {
 			bad++
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", binding.QuoteName(r.File), r.Status)
+			fmt.Fprintf(tw, "%s\t-\t-\t%s\t-\t%s\n", binding.QuoteName(r.File), dash, r.Status)
 			continue
 		}
 		status := r.Status
 		if r.Waiting != "" {
 			status += ", " + r.Waiting + " yet"
 		}
+		prefix6 := orDash(r.IPv6Prefix != "", r.IPv6Prefix)
+		if pd {
+			prefix6 += "\t" + orDash(len(r.DelegatedPrefixes6) > 0, strings.Join(r.DelegatedPrefixes6, ", "))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.TAP, r.MAC, orDash(r.IP != "", r.IP),
-			orDash(r.IPv6Prefix != "", r.IPv6Prefix), r.Hostname, status)
+			prefix6, r.Hostname, status)
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "%d binding files: %d ok, %d invalid\n", len(rows), len(rows)-bad, bad)
@@ -141,10 +152,12 @@ type Row struct {
 	MAC        string `json:"mac,omitempty"`
 	IP         string `json:"ip,omitempty"`
 	IPv6Prefix string `json:"ipv6_prefix,omitempty"`
-	Hostname   string `json:"hostname,omitempty"`
-	Status     string `json:"status"`            // ok, invalid, empty, refused (its TAP is not a VM port)
-	Waiting    string `json:"waiting,omitempty"` // a link it names does not exist (yet)
-	Error      string `json:"error,omitempty"`
+	// DelegatedPrefixes6 is DELEGATED_PREFIX6.
+	DelegatedPrefixes6 []string `json:"delegated_prefixes6,omitempty"`
+	Hostname           string   `json:"hostname,omitempty"`
+	Status             string   `json:"status"`            // ok, invalid, empty, refused (its TAP is not a VM port)
+	Waiting            string   `json:"waiting,omitempty"` // a link it names does not exist (yet)
+	Error              string   `json:"error,omitempty"`
 	// Warnings are what the original daemon forgave in the file (each
 	// with its path, line and key), then what its replies can never
 	// carry (with its path).
@@ -160,6 +173,7 @@ func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]Row, []error, err
 	}
 	var rows []Row
 	var errs []error
+	var delegated []delegation
 	for _, de := range des {
 		if de.IsDir() || binding.Ignored(de.Name()) {
 			continue
@@ -180,6 +194,9 @@ func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]Row, []error, err
 		}
 		if b.Subnet6.IsValid() {
 			r.IPv6Prefix = b.Subnet6.String()
+		}
+		for _, p := range b.DelegatedPrefixes6 {
+			r.DelegatedPrefixes6 = append(r.DelegatedPrefixes6, p.String())
 		}
 		tap, ok := link(b.TAP)
 		if ok {
@@ -202,8 +219,52 @@ func scanBindings(dir string, link linkFunc, fit *fitCheck) ([]Row, []error, err
 			r.Warnings = append(r.Warnings, filepath.Join(dir, de.Name())+": "+w)
 		}
 		rows = append(rows, r)
+		delegated = append(delegated, delegation{len(rows) - 1, b.DelegatedPrefixes6})
 	}
+	warnOverlaps(dir, rows, delegated)
 	return rows, errs, nil
+}
+
+// delegation is one row's DELEGATED_PREFIX6.
+type delegation struct {
+	row      int
+	prefixes []netip.Prefix
+}
+
+// warnOverlaps warns about a delegated prefix that overlaps another
+// binding's: each file is valid alone, so both load, but only the first VM
+// to take the prefix gets its route. Sorted by address, a prefix follows
+// every prefix that holds it, so one sweep finds each overlap.
+func warnOverlaps(dir string, rows []Row, ds []delegation) {
+	type owned struct {
+		p   netip.Prefix
+		row int
+	}
+	var all []owned
+	for _, d := range ds {
+		for _, p := range d.prefixes {
+			all = append(all, owned{p, d.row})
+		}
+	}
+	slices.SortFunc(all, func(a, b owned) int {
+		if c := a.p.Addr().Compare(b.p.Addr()); c != 0 {
+			return c
+		}
+		return a.p.Bits() - b.p.Bits()
+	})
+	var open []owned // prefixes holding the one at hand, shortest first
+	for _, o := range all {
+		for len(open) > 0 && !open[len(open)-1].p.Overlaps(o.p) {
+			open = open[:len(open)-1]
+		}
+		if len(open) > 0 {
+			h := open[len(open)-1]
+			rows[o.row].Warnings = append(rows[o.row].Warnings, fmt.Sprintf(
+				"%s: DELEGATED_PREFIX6: %s overlaps %s of %s: only the first VM to take it is routed",
+				filepath.Join(dir, rows[o.row].File), o.p, h.p, rows[h.row].TAP))
+		}
+		open = append(open, o)
+	}
 }
 
 func exists(link linkFunc, name string) bool {

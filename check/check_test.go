@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -343,5 +344,49 @@ func TestCheckForgiven(t *testing.T) {
 				t.Errorf("exit %d, report %+v\nwant the row's warnings %q and errors %q", code, got, warnings, wantErrs)
 			}
 		})
+	}
+}
+
+// Delegated prefixes get their column, shown only once a binding has
+// them, and a prefix that overlaps another binding's is warned about:
+// both files load, but only the first VM to take it is routed.
+func TestCheckDelegatedPrefixes(t *testing.T) {
+	pd := func(mac, prefixes string) string {
+		return "MAC=" + mac + "\nHOSTNAME=vm\nSUBNET6=2001:db8:aaaa:bbbb::/64\nDELEGATED_PREFIX6=" + prefixes + "\n"
+	}
+	_, dir := testDatapath(t, "", map[string]string{
+		"tap1": pd("aa:00:00:00:00:01", "2001:db8:cccc::/48"),
+		"tap2": pd("aa:00:00:00:00:02", "2001:db8:cccc:100::/56, 2001:db8:dddd::/56"),
+		"tap3": pd("aa:00:00:00:00:03", "2001:db8:dddd::/56"),
+		"tap4": "MAC=aa:00:00:00:00:04\nHOSTNAME=vm\n",
+		"tap5": pd("aa:00:00:00:00:05", "2001:db8:aaaa::/48"),
+	})
+	var out bytes.Buffer
+	links := fakeLinks(map[string]string{"tap1": "tuntap", "tap2": "tuntap", "tap3": "tuntap", "tap4": "tuntap", "tap5": "tuntap"})
+	errs, warns := checkBindings("c.conf", dir, &out, links, nil)
+	want := `TAP   MAC                IP  IPV6 PREFIX              DELEGATED                                   HOSTNAME  STATUS
+tap1  aa:00:00:00:00:01  -   2001:db8:aaaa:bbbb::/64  2001:db8:cccc::/48                          vm        ok
+tap2  aa:00:00:00:00:02  -   2001:db8:aaaa:bbbb::/64  2001:db8:cccc:100::/56, 2001:db8:dddd::/56  vm        ok
+tap3  aa:00:00:00:00:03  -   2001:db8:aaaa:bbbb::/64  2001:db8:dddd::/56                          vm        ok
+tap4  aa:00:00:00:00:04  -   -                        -                                           vm        ok
+tap5  -                  -   -                        -                                           -         invalid
+5 binding files: 4 ok, 1 invalid
+`
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if len(errs) != 1 || !strings.HasSuffix(errs[0].Error(), "tap5:4: DELEGATED_PREFIX6: 2001:db8:aaaa::/48 overlaps SUBNET6 2001:db8:aaaa:bbbb::/64") {
+		t.Errorf("errors %v", errs)
+	}
+	wantWarns := []string{
+		dir + "/tap2: DELEGATED_PREFIX6: 2001:db8:cccc:100::/56 overlaps 2001:db8:cccc::/48 of tap1: only the first VM to take it is routed",
+		dir + "/tap3: DELEGATED_PREFIX6: 2001:db8:dddd::/56 overlaps 2001:db8:dddd::/56 of tap2: only the first VM to take it is routed",
+	}
+	if !slices.Equal(warns, wantWarns) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warns, "\n"), strings.Join(wantWarns, "\n"))
+	}
+	rows, _, _ := scanBindings(dir, links, nil)
+	if got := rows[1].DelegatedPrefixes6; !slices.Equal(got, []string{"2001:db8:cccc:100::/56", "2001:db8:dddd::/56"}) {
+		t.Errorf("JSON row: %q", got)
 	}
 }

@@ -79,6 +79,10 @@ type IPv6 struct {
 	// ServerDUID is the DHCPv6 server's DUID on every TAP; nil: a DUID-LL
 	// of each TAP's MAC.
 	ServerDUID []byte
+	// PDLifetime is the valid and preferred lifetime of delegated
+	// prefixes; PDRoutes, whether the daemon routes them to their VMs.
+	PDLifetime time.Duration
+	PDRoutes   bool
 }
 
 // Steering is how packets reach the daemon.
@@ -126,9 +130,11 @@ func defaults() *Config {
 			LeaseRenewal:  3600 * time.Second,
 		},
 		IPv6: IPv6{
-			Enable:   true,
-			ModeAuto: true,
-			RAPeriod: 300 * time.Second,
+			Enable:     true,
+			ModeAuto:   true,
+			RAPeriod:   300 * time.Second,
+			PDLifetime: 86400 * time.Second,
+			PDRoutes:   true,
 		},
 		Queues: q,
 	}

@@ -39,6 +39,7 @@ func TestSeedSampleConfig(t *testing.T) {
 		},
 		IPv6: IPv6{
 			Enable: true, Mode: responder.ModeSLAACDHCPv6, ModeAuto: true, RAPeriod: 300 * time.Second,
+			PDLifetime: 86400 * time.Second, PDRoutes: true,
 			Nameservers: []netip.Addr{netip.MustParseAddr("2001:db8:100::1"), netip.MustParseAddr("2001:db8:200::2")},
 			Domains:     []string{"example.com"},
 		},
@@ -99,6 +100,12 @@ func TestConfigValues(t *testing.T) {
 			if c.DHCP.NextServer != netip.MustParseAddr("192.0.2.69") || c.DHCP.BootFile != "http://boot.example.com/menu.ipxe?mac=${net0/mac}" ||
 				s.NextServer != c.DHCP.NextServer || s.BootFile != c.DHCP.BootFile {
 				return "next_server, boot_file"
+			}
+			return ""
+		}},
+		{"prefix delegation", base + "pd_lifetime = 4294967295\npd_routes = off\n", func(c *Config) string {
+			if c.IPv6.PDLifetime != 0xffffffff*time.Second || c.IPv6.PDRoutes || c.Responder().PDLifetime != 0xffffffff {
+				return "pd_lifetime, pd_routes"
 			}
 			return ""
 		}},

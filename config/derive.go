@@ -53,6 +53,7 @@ func (c *Config) Responder() *responder.Settings {
 		BootFile:      c.DHCP.BootFile,
 		RouterAddress: c.IPv6.RouterAddress,
 		ServerDUID:    c.IPv6.ServerDUID,
+		PDLifetime:    uint32(c.IPv6.PDLifetime / time.Second),
 	}
 	for _, o := range c.DHCP.Options {
 		s.Options = append(s.Options, responder.Option{Code: o.Code, Data: o.Data})

@@ -46,6 +46,8 @@ func TestManConfKeys(t *testing.T) {
 		{"ipv6", "enable_ipv6", "yes"},
 		{"ipv6", "mode", "auto"},
 		{"ipv6", "ra_period", fmt.Sprint(int(d.IPv6.RAPeriod / time.Second))},
+		{"ipv6", "pd_lifetime", fmt.Sprint(int(d.IPv6.PDLifetime / time.Second))},
+		{"ipv6", "pd_routes", "yes"},
 	} {
 		e := manpage.Find(entries, "["+tt.section+"]", tt.key)
 		_, def, _ := strings.Cut(e, "Default")

@@ -114,6 +114,9 @@ var schema = func() map[string]map[string]setter {
 				c.IPv6.ServerDUID, err = parseDUID(v)
 				return err
 			},
+			// Prefix delegation: 4294967295 is RFC 8415's infinity.
+			"pd_lifetime": seconds(func(c *Config) *time.Duration { return &c.IPv6.PDLifetime }, 1, 0xffffffff),
+			"pd_routes":   boolean(func(c *Config) *bool { return &c.IPv6.PDRoutes }),
 		},
 	}
 	for i, k := range loader.KindTable {

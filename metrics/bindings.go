@@ -1,7 +1,10 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/route"
 )
 
 // Bindings is what the exporter reads from the binding store.
@@ -32,13 +35,44 @@ type BindingRow struct {
 	// Warnings are what the version in force holds that the original
 	// daemon forgave (file, line, key, why).
 	Warnings []string `json:"warnings,omitempty"`
+	// DelegatedPrefixes6 is DELEGATED_PREFIX6; Delegations, the prefixes
+	// its VM has taken.
+	DelegatedPrefixes6 []string     `json:"delegated_prefixes6,omitempty"`
+	Delegations        []Delegation `json:"delegations,omitempty"`
+}
+
+// Delegation is a delegated prefix a VM has taken.
+type Delegation struct {
+	Prefix  string `json:"prefix"`
+	NextHop string `json:"next_hop"`          // the VM's link-local address, where the prefix is routed
+	Expires string `json:"expires,omitempty"` // RFC 3339; absent: an infinite lifetime
+	Routed  bool   `json:"routed"`            // its route is in the host's table
+}
+
+// Routes is what the exporter reads from the owner of the delegated
+// prefixes' routes (route.Owner).
+type Routes interface {
+	State() []route.State
+	Routed() int
+	Errors() uint64
 }
 
 // Rows lists every binding file seen, sorted by TAP. method, when not nil,
-// tells how the classifier is attached to an ifindex.
-func Rows(b Bindings, method func(ifindex int) string) []BindingRow {
+// tells how the classifier is attached to an ifindex; routes, when not
+// nil, which delegated prefixes the VMs have taken.
+func Rows(b Bindings, method func(ifindex int) string, routes Routes) []BindingRow {
 	st := b.Status()
 	rows := make([]BindingRow, 0, len(st))
+	taken := map[int][]Delegation{}
+	if routes != nil {
+		for _, s := range routes.State() {
+			d := Delegation{Prefix: s.Prefix.String(), NextHop: s.NextHop.String(), Routed: s.Routed}
+			if !s.Expires.IsZero() {
+				d.Expires = s.Expires.UTC().Format(time.RFC3339)
+			}
+			taken[s.Ifindex] = append(taken[s.Ifindex], d)
+		}
+	}
 	for _, f := range st {
 		r := BindingRow{TAP: f.TAP, File: f.Path, Active: f.Active, Waiting: f.Waiting}
 		if f.Err != nil {
@@ -56,12 +90,16 @@ func Rows(b Bindings, method func(ifindex int) string) []BindingRow {
 			if bd.Subnet6.IsValid() {
 				r.Subnet6 = bd.Subnet6.String()
 			}
+			for _, p := range bd.DelegatedPrefixes6 {
+				r.DelegatedPrefixes6 = append(r.DelegatedPrefixes6, p.String())
+			}
 		}
 		if e := b.ByName(f.TAP); e != nil {
 			r.Ifindex = e.TAP.Index
 			if method != nil {
 				r.Attach = method(e.TAP.Index)
 			}
+			r.Delegations = taken[e.TAP.Index]
 		}
 		rows = append(rows, r)
 	}

@@ -30,6 +30,9 @@ type Sources struct {
 	// NFQueue is ProcNFQueue, opened while the daemon was root; nil: no
 	// queue counters.
 	NFQueue *NFQueueFile
+	// Routes tells the delegated prefixes taken and routed; nil: not
+	// reported.
+	Routes Routes
 	// Health reports why the daemon is not serving, nil when it is.
 	Health func() error
 	Log    *slog.Logger
@@ -62,12 +65,15 @@ var (
 	descClsUnbound = desc("classifier_unbound_total", "tc steering: matching packets on an interface with no binding.")
 	descAttached   = desc("attached_taps", "tc steering: active bindings by classifier attach method (none: not attached).", "method")
 	descInfo       = desc("info", "Build and steering mode; always 1.", "version", "steering")
+	descDelegated  = desc("delegated_prefixes", "Prefixes delegated by DHCPv6: state delegated (named by active bindings), taken (by their VM, lifetime not run out), routed (a route of ours in the host's table).", "state")
+	descRouteErrs  = desc("route_errors_total", "Route changes and listings for delegated prefixes the kernel refused.")
 )
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descReplies, descLatency, descSendErrors, descVerdictErr,
-		descPanics, descLeftOut, descQueueDrop, descQueueWait, descBindings, descClsPackets, descClsUnbound, descAttached, descInfo} {
+		descPanics, descLeftOut, descQueueDrop, descQueueWait, descBindings, descClsPackets, descClsUnbound, descAttached, descInfo,
+		descDelegated, descRouteErrs} {
 		ch <- d
 	}
 }
@@ -105,6 +111,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectQueues(counter, gauge)
 	c.collectBindings(gauge)
 	c.collectClassifier(counter)
+	c.collectRoutes(counter, gauge)
+}
+
+func (c *Collector) collectRoutes(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, int, ...string)) {
+	r := c.src.Routes
+	if r == nil {
+		return
+	}
+	n := 0
+	for _, e := range c.src.Bindings.Entries() {
+		n += len(e.Binding.DelegatedPrefixes6)
+	}
+	gauge(descDelegated, n, "delegated")
+	gauge(descDelegated, len(r.State()), "taken")
+	gauge(descDelegated, r.Routed(), "routed")
+	counter(descRouteErrs, r.Errors())
 }
 
 // collectRequests reports every (kind, outcome) seen, and answered for every

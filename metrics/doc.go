@@ -22,5 +22,7 @@
 //	nfdhcpd_classifier_packets_total{kind,result}  tc steering: the classifier's marked, spoofed, limited (over rate_limit) and disabled counts
 //	nfdhcpd_classifier_unbound_total               tc steering: matching packets on a TAP with no binding
 //	nfdhcpd_attached_taps{method}                  tc steering: active bindings by attach method (tcx, cls_bpf, none)
+//	nfdhcpd_delegated_prefixes{state}              DHCPv6 delegated prefixes: delegated (by active bindings), taken (by their VM), routed (a route of ours in the kernel)
+//	nfdhcpd_route_errors_total                     route changes and listings for delegated prefixes the kernel refused
 //	nfdhcpd_info{version,steering}                 always 1
 package metrics

@@ -37,7 +37,7 @@ func NewHandler(src *Sources) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(Rows(src.Bindings, src.Method))
+		enc.Encode(Rows(src.Bindings, src.Method, src.Routes))
 	})
 	return mux
 }

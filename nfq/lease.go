@@ -27,6 +27,7 @@ func NewLease(e *binding.Entry, s *responder.Settings) *responder.Lease {
 		Subnet6:      b.Subnet6,
 		Gateway6:     b.Gateway6,
 		EUI64:        b.EUI64,
+		Delegated:    b.DelegatedPrefixes6,
 		Bridged:      e.Bridged,
 		MTU:          b.MTU,
 		Nameservers:  pick(b.Nameservers, s.Nameservers),

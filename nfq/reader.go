@@ -29,6 +29,16 @@ type ReaderConfig struct {
 	// is spread over by CPU (--queue-cpu-fanout), and the reader runs on
 	// a CPU that feeds it.
 	Balance, Index int
+	// Delegations, when set, is told what each DHCPv6 reply did with the
+	// binding's delegated prefixes, to route them (route.Owner).
+	Delegations Delegations
+}
+
+// Delegations learns, for routing, which prefixes a VM took or gave back.
+// Delegated must not block: it is called on the packet path, and d's
+// slices are valid only during the call.
+type Delegations interface {
+	Delegated(e *binding.Entry, d responder.Delegation)
 }
 
 // Reader serves one NFQUEUE queue: every packet gets a verdict, ours get a
@@ -180,6 +190,9 @@ func (r *Reader) message(m nlmsg) {
 			r.stats.sent(1, 0)
 		}
 	}
+	if dl := d.Result.Delegation; dl.Op != responder.NoDelegation && r.cfg.Delegations != nil {
+		r.cfg.Delegations.Delegated(d.Entry, dl)
+	}
 	r.stats.record(d)
 	if d.Result.LeftOut.Any() {
 		r.stats.countLeftOut(d.Result.LeftOut)
@@ -252,6 +265,9 @@ func (r *Reader) logDecision(p Packet, d Decision) {
 		}
 		if lo := res.LeftOut; lo.Any() {
 			args = append(args, "left_out_nameservers", lo.Nameservers, "left_out_domains", lo.Domains, "left_out_options", lo.Options)
+		}
+		if dl := res.Delegation; dl.Op != responder.NoDelegation {
+			args = append(args, "prefixes", dl.Op.String(), "next_hop", dl.NextHop.String())
 		}
 		r.log.Debug("request", args...)
 	}

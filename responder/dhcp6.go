@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 )
 
 // DHCPv6 message types, options and status codes (RFC 8415 §7, §21).
@@ -27,13 +28,19 @@ const (
 	o6RapidCommit = 14
 	o6DNS         = 23
 	o6Domains     = 24
+	o6IAPD        = 25 // RFC 8415 §21.21
+	o6IAPrefix    = 26 // RFC 8415 §21.22
 
-	stSuccess      = 0
-	stNoAddrsAvail = 2
-	stNotOnLink    = 4
+	stSuccess       = 0
+	stNoAddrsAvail  = 2
+	stNoBinding     = 3
+	stNotOnLink     = 4
+	stNoPrefixAvail = 6
 
 	dhcp6HopLimit = 64
 	maxIANA       = 8
+	maxIAPD       = 8
+	iaPrefixLen   = 25 // preferred, valid, prefix-length, prefix
 )
 
 func dhcp6Kind(t byte) Kind {
@@ -68,6 +75,8 @@ type dhcp6Request struct {
 	rapidCommit bool
 	iana        [maxIANA][]byte // IA_NA payloads: IAID, T1, T2, sub-options
 	nIANA       int
+	iapd        [maxIAPD][]byte // IA_PD payloads: IAID, T1, T2, sub-options
+	nIAPD       int
 }
 
 func (q *dhcp6Request) parse(b []byte) string {
@@ -107,6 +116,17 @@ func (q *dhcp6Request) parse(b []byte) string {
 			if q.nIANA < maxIANA {
 				q.iana[q.nIANA] = v
 				q.nIANA++
+			}
+		case o6IAPD:
+			if len(v) < 12 {
+				return "IA_PD shorter than 12 bytes"
+			}
+			if _, bad := iaPrefixes(v[12:], nil); bad != "" {
+				return bad
+			}
+			if q.nIAPD < maxIAPD {
+				q.iapd[q.nIAPD] = v
+				q.nIAPD++
 			}
 		}
 	}
@@ -148,6 +168,33 @@ func iaAddrs(b []byte, f func(netip.Addr)) (int, bool) {
 	return n, true
 }
 
+// iaPrefixes calls f (when not nil) for each IA Prefix in an IA_PD's
+// sub-options, as the client wrote it (host bits and all), and reports
+// how many there were, or why they do not parse.
+func iaPrefixes(b []byte, f func(netip.Prefix)) (int, string) {
+	n := 0
+	for len(b) > 0 {
+		code, v, rest, ok := opt6(b)
+		if !ok {
+			return n, "IA_PD option overruns the IA"
+		}
+		b = rest
+		if code == o6IAPrefix {
+			if len(v) < iaPrefixLen {
+				return n, "IA Prefix shorter than 25 bytes"
+			}
+			if v[8] > 128 {
+				return n, "IA Prefix longer than 128 bits"
+			}
+			n++
+			if f != nil {
+				f(netip.PrefixFrom(netip.AddrFrom16([16]byte(v[9:25])), int(v[8])))
+			}
+		}
+	}
+	return n, ""
+}
+
 func (r *Responder) respondDHCPv6(p *ip6, srcMAC net.HardwareAddr, l *Lease) Result {
 	res := Result{Kind: KindDHCPv6Other}
 	q := &r.q6
@@ -186,10 +233,12 @@ func (r *Responder) respondDHCPv6(p *ip6, srcMAC net.HardwareAddr, l *Lease) Res
 	case q.hasServerID && string(q.serverID) != string(r.serverDUID(l)):
 		res.Outcome, res.Reason = Ignored, "message for another server"
 		return res
-	case q.msgType != d6InfoRequest && r.s.Mode != ModeDHCPv6:
+	// IA_NA is served in mode dhcpv6 only, IA_PD in every mode: a
+	// message that asks for no prefix needs the former.
+	case q.msgType != d6InfoRequest && q.nIAPD == 0 && r.s.Mode != ModeDHCPv6:
 		res.Outcome, res.Reason = Unsupported, "stateful DHCPv6 is off (mode is not dhcpv6)"
 		return res
-	case q.msgType != d6InfoRequest && (!l.EUI64.Is6() || !l.Subnet6.Addr().Is6()):
+	case q.msgType != d6InfoRequest && q.nIAPD == 0 && !servesNA(&r.s, l):
 		res.Outcome, res.Reason = Unsupported, "binding has no EUI64 address or IPv6 subnet"
 		return res
 	}
@@ -218,7 +267,41 @@ func (r *Responder) respondDHCPv6(p *ip6, srcMAC net.HardwareAddr, l *Lease) Res
 	}
 	res.Outcome = Answered
 	res.Frame, res.LeftOut = r.build6(p, q, l, srcMAC, status, statusMsg)
+	res.Delegation = r.delegation
+	if res.Delegation.Op != NoDelegation {
+		res.Delegation.NextHop = p.src
+	}
 	return res
+}
+
+// servesNA reports whether IA_NA gets the binding's address: in mode
+// dhcpv6, for a binding with EUI64 and SUBNET6.
+func servesNA(s *Settings, l *Lease) bool {
+	return s.Mode == ModeDHCPv6 && l.EUI64.Is6() && l.Subnet6.Addr().Is6()
+}
+
+// pdTimers gives the delegated prefixes' lifetime, T1 and T2: half and
+// four fifths of the lifetime, as RFC 8415 §21.21 recommends.
+func pdTimers(s *Settings) (life, t1, t2 uint32) {
+	life = s.PDLifetime
+	if life == 0 {
+		life = defaultPDLifetime
+	}
+	if life == 0xffffffff {
+		return life, life, life // infinite: never renew
+	}
+	return life, life / 2, uint32(uint64(life) * 4 / 5)
+}
+
+// delegated reports whether the binding delegates p (as a client wrote
+// it: a prefix with host bits set is not the binding's).
+func delegated(l *Lease, p netip.Prefix) bool {
+	for _, d := range l.Delegated {
+		if d == p {
+			return true
+		}
+	}
+	return false
 }
 
 // walkIAAddrs is iaAddrs for sub-options already checked by parse.
@@ -316,20 +399,31 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 	if q.msgType == d6Solicit && q.rapidCommit {
 		w.opt(o6RapidCommit, nil) // RFC 8415 §18.3.1
 	}
+	r.delegation = Delegation{}
 	switch q.msgType {
 	case d6Solicit, d6Request, d6Renew, d6Rebind:
-		if q.nIANA == 0 {
+		if q.nIANA == 0 && q.nIAPD == 0 {
 			w.status(stNoAddrsAvail, "no IA_NA requested")
 		}
 		lease, t1, t2 := leaseTimers(&r.s)
+		na := servesNA(&r.s, l)
 		for i, ia := range q.iana[:q.nIANA] {
 			at := w.begin(o6IANA)
 			w.bytes(ia[:4]) // IAID
-			if i > 0 {
-				// One address per binding: it goes to the first IA_NA.
+			if i > 0 || !na {
+				// One address per binding: it goes to the first IA_NA;
+				// none at all but in mode dhcpv6 (the request is here
+				// for its IA_PD).
 				w.u32(0)
 				w.u32(0)
-				w.status(stNoAddrsAvail, "one address per VM")
+				switch {
+				case r.s.Mode != ModeDHCPv6:
+					w.status(stNoAddrsAvail, "addresses by SLAAC (mode is not dhcpv6)")
+				case !na:
+					w.status(stNoAddrsAvail, "no EUI64 address for this VM")
+				default:
+					w.status(stNoAddrsAvail, "one address per VM")
+				}
 				w.end(at)
 				continue
 			}
@@ -345,6 +439,9 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 			})
 			w.end(at)
 		}
+		r.buildIAPD(&w, q, l)
+	case d6Release:
+		r.releaseIAPD(&w, q, l)
 	}
 	if status >= 0 {
 		w.status(status, statusMsg)
@@ -403,6 +500,107 @@ func (r *Responder) build6(p *ip6, q *dhcp6Request, l *Lease, srcMAC net.Hardwar
 	putUDPHeader(r.buf[ethLen+ip6Len:], portDHCPv6Server, p.srcPort, w.n)
 	putIPv6(r.buf[ethLen:], r.RouterAddress(l), p.src, protoUDP, dhcp6HopLimit, udpLen+w.n, 6)
 	return r.buf[:off+w.n], left
+}
+
+// buildIAPD answers each IA_PD of a Solicit, Request, Renew or Rebind:
+// every prefix of the binding goes to the first, for pd_lifetime; the
+// others, and the first when the binding delegates none, get NoPrefixAvail.
+// A Renew or Rebind's prefixes that are not the binding's (any longer)
+// come back with lifetimes 0, so the VM drops them (RFC 8415 §18.3.4-5),
+// in an IA_PD without a status.
+// A Reply that gives prefixes is reported in r.delegation: the VM takes
+// them.
+func (r *Responder) buildIAPD(w *w6, q *dhcp6Request, l *Lease) {
+	life, t1, t2 := pdTimers(&r.s)
+	renewing := q.msgType == d6Renew || q.msgType == d6Rebind
+	taking := q.msgType != d6Solicit || q.rapidCommit
+	for i, ia := range q.iapd[:q.nIAPD] {
+		at := w.begin(o6IAPD)
+		w.bytes(ia[:4]) // IAID
+		give := i == 0 && len(l.Delegated) > 0
+		if give {
+			w.u32(t1)
+			w.u32(t2)
+			n := 0
+			for _, p := range l.Delegated {
+				if r.iaPrefix(w, p, life, life) {
+					n++
+				}
+			}
+			if taking && n > 0 {
+				r.delegation = Delegation{Op: Delegated, Prefixes: l.Delegated[:n], Valid: life}
+			}
+		} else {
+			w.u32(0)
+			w.u32(0)
+		}
+		dropped := 0
+		if renewing {
+			iaPrefixes(ia[12:], func(p netip.Prefix) {
+				if !delegated(l, p) && r.iaPrefix(w, p, 0, 0) {
+					dropped++
+				}
+			})
+		}
+		// An IA_PD that gives nothing says why, unless it takes prefixes
+		// back: dhclient discards an IA_PD with a status, zero
+		// lifetimes and all, and would hold on to them.
+		switch {
+		case dropped > 0:
+		case len(l.Delegated) == 0:
+			w.status(stNoPrefixAvail, "no prefix delegated to this VM")
+		case i > 0:
+			w.status(stNoPrefixAvail, "the prefixes go to the first IA_PD")
+		}
+		w.end(at)
+	}
+}
+
+// releaseIAPD takes back the binding's prefixes a Release names, reported
+// in r.delegation; an IA_PD that holds none of them is answered NoBinding
+// (RFC 8415 §18.3.7).
+func (r *Responder) releaseIAPD(w *w6, q *dhcp6Request, l *Lease) {
+	r.pd = r.pd[:0]
+	for _, ia := range q.iapd[:q.nIAPD] {
+		ours := false
+		iaPrefixes(ia[12:], func(p netip.Prefix) {
+			if delegated(l, p) {
+				ours = true
+				if !slices.Contains(r.pd, p) {
+					r.pd = append(r.pd, p)
+				}
+			}
+		})
+		if ours {
+			continue
+		}
+		at := w.begin(o6IAPD)
+		w.bytes(ia[:4])
+		w.u32(0)
+		w.u32(0)
+		w.status(stNoBinding, "no prefix of this VM's in this IA_PD")
+		w.end(at)
+	}
+	if len(r.pd) > 0 {
+		r.delegation = Delegation{Op: Released, Prefixes: r.pd}
+	}
+}
+
+// iaPrefix writes an IA Prefix option, or nothing when it does not fit,
+// and reports which.
+func (r *Responder) iaPrefix(w *w6, p netip.Prefix, preferred, valid uint32) bool {
+	if w.n+4+iaPrefixLen > w.lim {
+		return false
+	}
+	at := w.begin(o6IAPrefix)
+	w.u32(preferred)
+	w.u32(valid)
+	w.b[w.n] = byte(p.Bits())
+	w.n++
+	a := p.Addr().As16()
+	w.bytes(a[:])
+	w.end(at)
+	return true
 }
 
 func (r *Responder) iaAddr(w *w6, a netip.Addr, preferred, valid uint32) {

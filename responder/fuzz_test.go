@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/gopacket/layers"
@@ -44,6 +45,31 @@ func fuzzCheck(t *testing.T, r *Responder, pkt []byte, src net.HardwareAddr, l *
 	}
 	if Classify(pkt) != res.Kind {
 		t.Fatalf("Classify %v, Respond %v", Classify(pkt), res.Kind)
+	}
+	checkDelegation(t, res, l)
+}
+
+// checkDelegation: a reply reports only the binding's own prefixes, and
+// only for the messages that take or give them back.
+func checkDelegation(t *testing.T, res Result, l *Lease) {
+	d := res.Delegation
+	for _, p := range d.Prefixes {
+		if !slices.Contains(l.Delegated, p) {
+			t.Fatalf("delegation of %s, not among the binding's %v", p, l.Delegated)
+		}
+	}
+	switch {
+	case d.Op == NoDelegation:
+		if d.Prefixes != nil || d.NextHop.IsValid() {
+			t.Fatalf("no delegation, yet %v via %v", d.Prefixes, d.NextHop)
+		}
+	case len(d.Prefixes) == 0 || !d.NextHop.IsValid():
+		t.Fatalf("%v of %v via %v", d.Op, d.Prefixes, d.NextHop)
+	case d.Op == Released && res.Kind != KindDHCPv6Release,
+		d.Op == Delegated && res.Kind != KindDHCPv6Solicit && res.Kind != KindDHCPv6Request && res.Kind != KindDHCPv6Renew && res.Kind != KindDHCPv6Rebind:
+		t.Fatalf("%v in a reply to %v", d.Op, res.Kind)
+	case d.Op == Delegated && res.Frame[ethLen+ip6Len+udpLen] != d6Reply:
+		t.Fatalf("delegated by a message of type %d, not a Reply", res.Frame[ethLen+ip6Len+udpLen])
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
@@ -16,37 +17,51 @@ import (
 // Settings from every field a binding file or the configuration can set,
 // at the sizes their parsers accept, and has every builder answer a valid
 // request for it (DHCPv4 OFFER, ACK, NAK and INFORM's ACK; the solicited
-// and the periodic RA; NA; DHCPv6 Advertise and Reply). Each reply must be
-// given, decode cleanly with every checksum right, and fit the buffer, the
-// link MTU and the client's maximum message size; what it left out must
-// account for every DNS server and search domain it did not carry.
+// and the periodic RA; NA; DHCPv6 Advertise and Reply, with IA_NA and
+// IA_PD). Each reply must be given, decode cleanly with every checksum
+// right, and fit the buffer, the link MTU and the client's maximum message
+// size; what it left out must account for every DNS server and search
+// domain it did not carry, and a Reply that delegates must carry, and
+// report, every prefix of the binding.
 //
 // shape's bits pick the booleans, which side (binding or configuration)
 // holds each list, the prefix lengths and the lengths of the names; ns4
 // and ns6 are list lengths, each byte of names one search domain's length,
-// opts pairs of (code, length) of extra options, and req varies the
-// requests (maximum size, parameter list, client identifiers, IA_NAs).
+// opts pairs of (code, length) of extra options, pd the binding's
+// delegated prefixes (each byte one prefix's length), and req varies the
+// requests (maximum size, parameter list, client identifiers, IA_NAs,
+// IA_PDs).
 func FuzzBuilders(f *testing.F) {
 	const subnet6, ip4, lists6 = 1 << 6, 1<<4 | 1<<5, 1 << 12
 	// The crashers of issue 13: 87 NAMESERVERS6 without MTU, and a
 	// DOMAIN_SEARCH of 1,356 bytes in wire form.
-	f.Add(uint64(subnet6|lists6|1<<16), uint16(0), uint16(0), uint16(87), []byte{}, []byte{}, []byte{})
-	f.Add(uint64(subnet6|1<<13), uint16(0), uint16(0), uint16(2), []byte{197, 197, 197, 197, 197, 197, 153}, []byte{}, []byte{})
+	f.Add(uint64(subnet6|lists6|1<<16), uint16(0), uint16(0), uint16(87), []byte{}, []byte{}, []byte{}, []byte{})
+	f.Add(uint64(subnet6|1<<13), uint16(0), uint16(0), uint16(2), []byte{197, 197, 197, 197, 197, 197, 153}, []byte{}, []byte{}, []byte{})
 	// The seed binding: MTU 1450, two search domains, two of each server.
 	f.Add(uint64(subnet6|ip4|1<<7|1<<8|1<<9|1<<13|24<<17|64<<23|10<<31), uint16(1450), uint16(2), uint16(2),
-		[]byte{10, 10}, []byte{42, 4, 66, 16}, []byte{0x05, 0xdc, 9, 1, 3, 6, 12, 15, 26, 28, 119, 121, 7})
+		[]byte{10, 10}, []byte{42, 4, 66, 16}, []byte{16}, []byte{0x05, 0xdc, 9, 1, 3, 6, 12, 15, 26, 28, 119, 121, 7})
 	// Stateful DHCPv6 at MTU 1280 with long lists on both sides.
 	f.Add(uint64(subnet6|ip4|1<<8|2<<9|lists6|1<<11|30<<17|64<<23|252<<31|252<<39), uint16(1280), uint16(300), uint16(200),
-		bytes.Repeat([]byte{252}, 20), []byte{224, 255, 225, 255, 226, 255, 66, 200}, []byte{0, 0, 3, 119, 6, 15, 255, 129, 3})
+		bytes.Repeat([]byte{252}, 20), []byte{224, 255, 225, 255, 226, 255, 66, 200}, []byte{8, 24},
+		append([]byte{0, 0, 3, 119, 6, 15, 255, 129, 3}, make([]byte, 81)...))
+	// Prefix delegation at its largest: 16 prefixes, 8 IA_NAs and 8 IA_PDs
+	// of 3 addresses and prefixes each, the longest client DUID, MTU 1280.
+	most := make([]byte, 100)
+	most[69], most[70], most[89] = 129, 7, 7
+	for i := range 8 {
+		most[71+i], most[90+i] = 3, 3
+	}
+	f.Add(uint64(subnet6|ip4|1<<8|2<<9|64<<23), uint16(1280), uint16(2), uint16(2), []byte{}, []byte{},
+		bytes.Repeat([]byte{24}, 16), most)
 	// A 576-byte DHCPv4 client and a small MTU, with every extra option.
 	opts := []byte{}
 	for c := range 255 {
 		opts = append(opts, byte(c), byte(c))
 	}
 	f.Add(uint64(ip4|1<<11|1<<14|1<<15|1<<16|8<<17|120<<47), uint16(100), uint16(4096), uint16(4096),
-		bytes.Repeat([]byte{200}, 300), opts, []byte{0x02, 0x40, 40})
-	f.Fuzz(func(t *testing.T, shape uint64, mtu, ns4, ns6 uint16, names, opts, req []byte) {
-		s, l := fuzzFiles(shape, mtu, ns4, ns6, names, opts)
+		bytes.Repeat([]byte{200}, 300), opts, []byte{}, []byte{0x02, 0x40, 40})
+	f.Fuzz(func(t *testing.T, shape uint64, mtu, ns4, ns6 uint16, names, opts, pd, req []byte) {
+		s, l := fuzzFiles(shape, mtu, ns4, ns6, names, opts, pd)
 		r := New(s)
 		for _, c := range fuzzRequests(r, l, req) {
 			c.check(t, r, &s, l)
@@ -55,7 +70,7 @@ func FuzzBuilders(f *testing.F) {
 }
 
 // fuzzFiles builds what a configuration and a binding file can say.
-func fuzzFiles(shape uint64, mtu, ns4, ns6 uint16, names, opts []byte) (Settings, *Lease) {
+func fuzzFiles(shape uint64, mtu, ns4, ns6 uint16, names, opts, pd []byte) (Settings, *Lease) {
 	bit := func(i uint) bool { return shape>>i&1 != 0 }
 	bits := func(i, n uint) int { return int(shape >> i & (1<<n - 1)) }
 
@@ -69,6 +84,7 @@ func fuzzFiles(shape uint64, mtu, ns4, ns6 uint16, names, opts []byte) (Settings
 		LeaseRenewal:  lt[1],
 		Mode:          IPv6Mode(bits(9, 2) % 3),
 		RAPeriod:      1 + uint32(bits(47, 8))*56,
+		PDLifetime:    lt[0], // pd_lifetime takes lease_lifetime's range
 	}
 	if !bit(3) {
 		s.ServerIP = netip.MustParseAddr("192.0.2.1")
@@ -160,6 +176,12 @@ func fuzzFiles(shape uint64, mtu, ns4, ns6 uint16, names, opts []byte) (Settings
 			s.NextServer, s.BootFile = next, file
 		}
 	}
+	// DELEGATED_PREFIX6: at most 16 prefixes of /8 to /64, apart.
+	for i, n := range pd[:min(len(pd), 16)] {
+		bits := 8 + int(n)%57
+		a := [16]byte{0x20, 0x01, byte(i) << 4}
+		l.Delegated = append(l.Delegated, netip.PrefixFrom(netip.AddrFrom16(a), bits).Masked())
+	}
 	return s, l
 }
 
@@ -169,6 +191,7 @@ type fuzzCase struct {
 	pkt     []byte // nil: the periodic RA
 	want    Outcome
 	maxSize int // DHCPv4: the client's option 57, 0 when absent
+	pd      DelegationOp
 }
 
 // fuzzRequests returns a valid request for every builder the lease can
@@ -221,7 +244,7 @@ func fuzzRequests(r *Responder, l *Lease, req []byte) []fuzzCase {
 			if c.sid {
 				ro = append(append(ro[:len(ro):len(ro)], optServerID, 4), sid.AsSlice()...)
 			}
-			cs = append(cs, fuzzCase{"DHCPv4 " + c.name, wrap4(bootRequest(c.mt, flags, c.ciaddr, ro)), c.want, maxSize})
+			cs = append(cs, fuzzCase{name: "DHCPv4 " + c.name, pkt: wrap4(bootRequest(c.mt, flags, c.ciaddr, ro)), want: c.want, maxSize: maxSize})
 		}
 	}
 	if l.Subnet6.Addr().Is6() {
@@ -240,9 +263,47 @@ func fuzzRequests(r *Responder, l *Lease, req []byte) []fuzzCase {
 	n := 1 + int(at(69))%130
 	cid := append([]byte{0, o6ClientID, 0, byte(n)}, bytes.Repeat([]byte{0xd0}, n)...)
 	cs = append(cs, fuzzCase{name: "DHCPv6 Information-request", pkt: dhcp6Request6(d6InfoRequest, cid), want: Answered})
+	sid := r.serverDUID(l)
+	sidOpt := append([]byte{0, o6ServerID, byte(len(sid) >> 8), byte(len(sid))}, sid...)
+	with := func(opts ...[]byte) []byte { return bytes.Join(append([][]byte{cid}, opts...), nil) }
+	// IA_PDs, each holding some of the binding's prefixes and one that is
+	// not: prefix delegation is served in every mode.
+	var pds []byte
+	released := NoDelegation // a Release names one of the binding's prefixes
+	for i := range 1 + int(at(89))%maxIAPD {
+		ia := binary.BigEndian.AppendUint32(nil, uint32(i+1))
+		ia = append(ia, make([]byte, 8)...)
+		for j := range int(at(90+i)) % 4 {
+			p := netip.MustParsePrefix("2001:db8:eeee::/48")
+			if j < len(l.Delegated) {
+				p, released = l.Delegated[j], Released
+			}
+			a := p.Addr().As16()
+			ia = append(append(ia, 0, o6IAPrefix, 0, iaPrefixLen, 0, 0, 0, 0, 0, 0, 0, 0, byte(p.Bits())), a[:]...)
+		}
+		pds = append(append(pds, 0, o6IAPD, byte(len(ia)>>8), byte(len(ia))), ia...)
+	}
+	taken := NoDelegation
+	if len(l.Delegated) > 0 {
+		taken = Delegated
+	}
+	for _, c := range []struct {
+		name string
+		mt   byte
+		opts []byte
+		pd   DelegationOp
+	}{
+		{"Solicit", d6Solicit, with(pds), NoDelegation},
+		{"Solicit with rapid commit", d6Solicit, with(pds, []byte{0, o6RapidCommit, 0, 0}), taken},
+		{"Request", d6Request, with(sidOpt, pds), taken},
+		{"Renew", d6Renew, with(sidOpt, pds), taken},
+		{"Rebind", d6Rebind, with(pds), taken},
+		{"Release", d6Release, with(sidOpt, pds), released},
+		{"Decline", d6Decline, with(sidOpt, pds), NoDelegation},
+	} {
+		cs = append(cs, fuzzCase{name: "DHCPv6 IA_PD " + c.name, pkt: dhcp6Request6(c.mt, c.opts), want: Answered, pd: c.pd})
+	}
 	if r.s.Mode == ModeDHCPv6 && l.EUI64.Is6() && l.Subnet6.Addr().Is6() {
-		sid := r.serverDUID(l)
-		sidOpt := append([]byte{0, o6ServerID, byte(len(sid) >> 8), byte(len(sid))}, sid...)
 		var ias []byte
 		for i := range 1 + int(at(70))%maxIANA {
 			ia := binary.BigEndian.AppendUint32(nil, uint32(i+1))
@@ -255,26 +316,28 @@ func fuzzRequests(r *Responder, l *Lease, req []byte) []fuzzCase {
 			}
 			ias = append(append(ias, 0, o6IANA, byte(len(ia)>>8), byte(len(ia))), ia...)
 		}
-		with := func(opts ...[]byte) []byte { return bytes.Join(append([][]byte{cid}, opts...), nil) }
 		for _, c := range []struct {
 			name string
 			mt   byte
 			opts []byte
+			pd   DelegationOp
 		}{
-			{"Solicit", d6Solicit, with(ias)},
-			{"Solicit with rapid commit", d6Solicit, with(ias, []byte{0, o6RapidCommit, 0, 0})},
-			{"Request", d6Request, with(sidOpt, ias)},
-			{"Renew", d6Renew, with(sidOpt, ias)},
-			{"Rebind", d6Rebind, with(ias)},
-			{"Confirm", d6Confirm, with(ias)},
-			{"Release", d6Release, with(sidOpt, ias)},
-			{"Decline", d6Decline, with(sidOpt, ias)},
+			{"Solicit", d6Solicit, with(ias), NoDelegation},
+			{"Solicit with rapid commit", d6Solicit, with(ias, []byte{0, o6RapidCommit, 0, 0}), NoDelegation},
+			{"Request", d6Request, with(sidOpt, ias), NoDelegation},
+			{"Request with IA_PD", d6Request, with(sidOpt, ias, pds), taken},
+			{"Renew", d6Renew, with(sidOpt, ias), NoDelegation},
+			{"Renew with IA_PD", d6Renew, with(sidOpt, pds, ias), taken},
+			{"Rebind", d6Rebind, with(ias), NoDelegation},
+			{"Confirm", d6Confirm, with(ias), NoDelegation},
+			{"Release", d6Release, with(sidOpt, ias), NoDelegation},
+			{"Decline", d6Decline, with(sidOpt, ias), NoDelegation},
 		} {
 			want := Answered
 			if c.mt == d6Confirm && bytes.Count(ias, []byte{0, o6IAAddr, 0, 24}) == 0 {
 				want = Ignored // RFC 8415 §18.3.3: no addresses, no reply
 			}
-			cs = append(cs, fuzzCase{name: "DHCPv6 " + c.name, pkt: dhcp6Request6(c.mt, c.opts), want: want})
+			cs = append(cs, fuzzCase{name: "DHCPv6 " + c.name, pkt: dhcp6Request6(c.mt, c.opts), want: want, pd: c.pd})
 		}
 	}
 	return cs
@@ -341,6 +404,10 @@ func (c fuzzCase) check(t *testing.T, r *Responder, s *Settings, l *Lease) {
 	}
 	if bound := linkBound(l.MTU, 1280); ipLen > bound {
 		t.Fatalf("%s: IPv6 packet of %d bytes, bound %d (MTU %d)", c.name, ipLen, bound, l.MTU)
+	}
+	checkDelegation(t, res, l)
+	if d := res.Delegation; d.Op != c.pd || c.pd == Delegated && (!slices.Equal(d.Prefixes, l.Delegated) || d.Valid != pdLife(s)) {
+		t.Fatalf("%s: delegation %v of %v for %d s, want %v of %v for %d s", c.name, d.Op, d.Prefixes, d.Valid, c.pd, l.Delegated, pdLife(s))
 	}
 	if res.Kind != KindNS {
 		checkLeftOut6(t, c.name, res, r, s, l)
@@ -412,6 +479,11 @@ func checkLeftOut4(t *testing.T, name string, res Result, s *Settings, l *Lease)
 			t.Fatalf("%s: option %d neither sent nor counted as left out", name, o.Code)
 		}
 	}
+}
+
+func pdLife(s *Settings) uint32 {
+	life, _, _ := pdTimers(s)
+	return life
 }
 
 func countNames(b []byte) int {

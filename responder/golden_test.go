@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,13 +65,30 @@ func replyCases() []replyCase {
 		{name: "dhcpv6-reply-release", mode: ModeDHCPv6, pkt: func(tb testing.TB) []byte {
 			return dhcp6Packet(tb, layers.DHCPv6MsgTypeRelease, cid, sid, iaNA(1, eui))
 		}},
+		{name: "dhcpv6-advertise-pd", mode: ModeSLAACDHCPv6, pkt: func(tb testing.TB) []byte {
+			return dhcp6Packet(tb, layers.DHCPv6MsgTypeSolicit, cid, iaPD(1))
+		}},
+		{name: "dhcpv6-reply-renew-na-pd", mode: ModeDHCPv6, pkt: func(tb testing.TB) []byte {
+			return dhcp6Packet(tb, layers.DHCPv6MsgTypeRenew, cid, sid, iaNA(1, eui), iaPD(1, goldenDelegated[0], staleDelegated))
+		}},
+		{name: "dhcpv6-reply-release-pd", mode: ModeSLAACDHCPv6, pkt: func(tb testing.TB) []byte {
+			return dhcp6Packet(tb, layers.DHCPv6MsgTypeRelease, cid, sid, iaPD(1, goldenDelegated...), iaPD(2, staleDelegated))
+		}},
 	}
 }
+
+// goldenDelegated are goldenLease's DELEGATED_PREFIX6; staleDelegated a
+// prefix a VM holds that is not (any longer) the binding's.
+var (
+	goldenDelegated = []netip.Prefix{netip.MustParsePrefix("2001:db8:cccc::/56"), netip.MustParsePrefix("2001:db8:dddd:1::/64")}
+	staleDelegated  = netip.MustParsePrefix("2001:db8:eeee::/48")
+)
 
 func goldenLease() *Lease {
 	l := testLease()
 	l.MTU = 1450
 	l.DomainSearch = []string{"example.com", "example.org"}
+	l.Delegated = goldenDelegated
 	return l
 }
 

@@ -3,7 +3,9 @@ package responder
 const (
 	defaultLease    = 604800 // the original's lease_lifetime default, one week
 	defaultRAPeriod = 300
-	maxRouterLife   = 9000 // RFC 4861 §6.2.1 AdvDefaultLifetime upper bound
+	// defaultPDLifetime is [ipv6] pd_lifetime's default, one day.
+	defaultPDLifetime = 86400
+	maxRouterLife     = 9000 // RFC 4861 §6.2.1 AdvDefaultLifetime upper bound
 )
 
 // leaseTimers gives the lease time, T1 and T2 (DHCPv4 options 51, 58, 59;

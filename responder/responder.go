@@ -78,6 +78,9 @@ type Settings struct {
 	RouterAddress netip.Addr
 	NextServer    netip.Addr // [dhcp] next_server: BOOTP siaddr, option 66
 	BootFile      string     // [dhcp] boot_file: BOOTP file, option 67
+	// PDLifetime is the preferred and valid lifetime of delegated
+	// prefixes in seconds (0xffffffff: infinite); 0 means one day.
+	PDLifetime uint32
 }
 
 // Lease is one VM's binding as the responder needs it, built by the caller
@@ -100,6 +103,8 @@ type Lease struct {
 	Subnet6  netip.Prefix // invalid: no RA, NA or DHCPv6
 	Gateway6 netip.Addr
 	EUI64    netip.Addr // the VM's address; stateful DHCPv6 serves it
+	// Delegated are the prefixes IA_PD gives the VM, in every mode.
+	Delegated []netip.Prefix
 	// Bridged: the TAP is a port of a bridge, whose other VMs and hosts
 	// share the VM's link and answer NS for their own addresses. An NS is
 	// answered only for the router's own (routerOwns); any other is Passed.
@@ -226,6 +231,45 @@ type Result struct {
 	ClientMAC net.HardwareAddr // as seen in the request; may alias pkt or internal buffers
 	Reason    string           // why, when not Answered; static strings only
 	LeftOut   LeftOut          // what Frame had no room for
+	// Delegation is what the reply did with the binding's delegated
+	// prefixes, for the caller to route them; the zero value when nothing.
+	Delegation Delegation
+}
+
+// DelegationOp is what a DHCPv6 reply did with delegated prefixes.
+type DelegationOp uint8
+
+const (
+	// NoDelegation: the reply gave and took back no prefix.
+	NoDelegation DelegationOp = iota
+	// Delegated: a Reply to a Request, Renew, Rebind or a Solicit with
+	// Rapid Commit gave the VM Prefixes for Valid seconds; the VM takes
+	// them from the link-local NextHop. (An Advertise only offers.)
+	Delegated
+	// Released: the VM gave Prefixes back.
+	Released
+)
+
+var delegationOpNames = [...]string{NoDelegation: "none", Delegated: "delegated", Released: "released"}
+
+func (o DelegationOp) String() string {
+	if int(o) < len(delegationOpNames) {
+		return delegationOpNames[o]
+	}
+	return "unknown"
+}
+
+// Delegation tells whoever routes delegated prefixes what one reply did:
+// the responder itself routes nothing.
+type Delegation struct {
+	Op DelegationOp
+	// NextHop is the request's source address: the VM's link-local
+	// address, where the prefixes are routed.
+	NextHop netip.Addr
+	// Prefixes are the binding's prefixes concerned; valid until the next
+	// call on the same Responder.
+	Prefixes []netip.Prefix
+	Valid    uint32 // Delegated: the valid lifetime given, in seconds; 0xffffffff is infinite
 }
 
 // frameCap bounds every reply; DHCPv4 replies are further bounded by the
@@ -242,7 +286,11 @@ type Responder struct {
 	q4   dhcp4Request
 	q6   dhcp6Request
 	duid [10]byte
-	v4   v4scratch // DHCPv4 option payloads before placement
+	// delegation is the last DHCPv6 reply's; pd holds the prefixes a
+	// Release gave back, reused from reply to reply.
+	delegation Delegation
+	pd         []netip.Prefix
+	v4         v4scratch // DHCPv4 option payloads before placement
 }
 
 // New returns a Responder for the settings. It copies s, so later changes

@@ -37,6 +37,7 @@ func (d *daemon) startMetrics(ctx context.Context, steering config.Steering, rea
 		Stats:    &d.stats,
 		Bindings: d.store,
 		Queues:   d.cfg.Steered().Names(),
+		Routes:   d.routes,
 		Log:      d.log.With("part", "metrics"),
 		Health: func() error {
 			if !ready.Load() {
@@ -70,5 +71,5 @@ func (d *daemon) bindingRows() []metrics.BindingRow {
 	if d.loader != nil {
 		method = d.loader.Method
 	}
-	return metrics.Rows(d.store, method)
+	return metrics.Rows(d.store, method, d.routes)
 }

@@ -16,7 +16,8 @@ import (
 // Capabilities the daemon keeps after dropping to its user (none of them
 // inheritable or ambient):
 //   - CAP_NET_ADMIN: set NFQUEUE verdicts, attach and detach TC programs and
-//     filters for TAPs that appear later, remove its netfilter rules at exit;
+//     filters for TAPs that appear later, add and remove the routes of
+//     delegated prefixes, remove its netfilter rules at exit;
 //   - CAP_NET_RAW: send replies on the AF_PACKET socket (iptables-legacy
 //     needs it too);
 //   - CAP_BPF and CAP_PERFMON (tc steering only): load, pin and update the

@@ -21,6 +21,7 @@ import (
 	"github.com/nfdhcpd/nfdhcpd/metrics"
 	"github.com/nfdhcpd/nfdhcpd/nfq"
 	"github.com/nfdhcpd/nfdhcpd/responder"
+	"github.com/nfdhcpd/nfdhcpd/route"
 )
 
 // Shares of --stop-timeout, so that SIGTERM ends the daemon within it:
@@ -61,6 +62,7 @@ type daemon struct {
 	// ready, whose Activated changes followBindings then finds are no
 	// arrivals.
 	foundAtStart map[*binding.Entry]bool
+	routes       *route.Owner // the routes of delegated prefixes
 	// reconciled holds the entries attached at start, whose Activated
 	// changes followBindings then finds already done.
 	reconciled map[*binding.Entry]bool
@@ -198,6 +200,11 @@ func (d *daemon) start(ctx context.Context) error {
 		Logger:  d.log.With("part", "bindings"),
 		Prepare: nfq.Preparer(d.settings, d.log.With("part", "bindings")),
 	})
+	// Delegated prefixes are routed (or, with pd_routes = no or IPv6 off,
+	// routes of ours left from before are removed) from when the bindings
+	// are loaded.
+	d.routes = route.New(route.Options{Kernel: route.Netlink{}, Bindings: d.store, Changed: d.store.Notify(),
+		Routes: cfg.IPv6.Enable && cfg.IPv6.PDRoutes, Lifetime: cfg.IPv6.PDLifetime, Log: d.log.With("part", "routes")})
 	// Subscribe before the store runs, so that followBindings sees every
 	// change from the first listing on, also a TAP gone before it attached.
 	changes := d.store.Changes()
@@ -254,6 +261,9 @@ func (d *daemon) start(ctx context.Context) error {
 			Period: cfg.IPv6.RAPeriod, Stats: &d.stats, Log: d.log.With("part", "ra")}
 	}
 	go d.followBindings(ctx, changes)
+	// Route changes need CAP_NET_ADMIN, which the daemon keeps.
+	d.readersDone.Add(1)
+	go func() { defer d.readersDone.Done(); d.routes.Run(ctx) }()
 
 	d.readerFailed = make(chan error, len(d.readers))
 	for _, r := range d.readers {
@@ -462,7 +472,7 @@ func (d *daemon) openReaders() ([]*nfq.Reader, error) {
 		// with its own Handler (a Responder is not shared between threads).
 		n := max(q.Balance, 1)
 		for j := range n {
-			rc := nfq.ReaderConfig{Name: k.Name, Queue: uint16(q.Num[i] + j), Balance: n, Index: j}
+			rc := nfq.ReaderConfig{Name: k.Name, Queue: uint16(q.Num[i] + j), Balance: n, Index: j, Delegations: d.routes}
 			if d.loader != nil {
 				rc.MarkMask = d.lcfg.MarkMask
 			}

@@ -58,6 +58,10 @@ var (
 	domain    = "example.com"
 	mtu       = 1450
 	leaseTime = 604800
+	// The busybox guest's DELEGATED_PREFIX6, and the host's address in
+	// its SUBNET6 that the prefix's ::1 pings on a routed TAP.
+	delegated = netip.MustParsePrefix("2001:db8:cccc::/56")
+	host6     = netip.MustParseAddr("2001:db8:aaaa:bbbb::2")
 )
 
 // bootTimeout bounds a guest from boot to power-off; one takes about 15 s
@@ -100,6 +104,9 @@ func runSetup(t *testing.T, img *Image, s setup) {
 		if s.bridge {
 			b = strings.Replace(b, "INDEV="+v.tap, "INDEV=br0", 1)
 		}
+		if v.client == "busybox" {
+			b += "DELEGATED_PREFIX6=" + delegated.String() + "\n"
+		}
 		if err := lab.WriteBinding(datapath, v.tap, b); err != nil {
 			t.Fatal(err)
 		}
@@ -113,8 +120,17 @@ func runSetup(t *testing.T, img *Image, s setup) {
 	before := d.Log()
 	guests := make([]*Guest, len(vms))
 	for i, v := range vms {
-		g, err := Boot(img, l.HostNS, filepath.Join(l.Dir, "guest-"+v.client), v.tap, v.mac, v.client,
-			map[string]string{"gw6": gateway6.String()})
+		params := map[string]string{"gw6": gateway6.String()}
+		if v.client == "busybox" {
+			params["pd"] = "1"
+			if !s.bridge {
+				// The host's own address on the TAP, for the guest to
+				// ping from its delegated prefix.
+				l.Host("ip", "-6", "addr", "add", host6.String()+"/128", "dev", v.tap, "nodad")
+				params["host6"] = host6.String()
+			}
+		}
+		g, err := Boot(img, l.HostNS, filepath.Join(l.Dir, "guest-"+v.client), v.tap, v.mac, v.client, params)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,13 +163,14 @@ func runSetup(t *testing.T, img *Image, s setup) {
 			if st.Files["release"] != img.Release+"\n" {
 				t.Errorf("the guest runs %q, not %s", st.Files["release"], img.Release)
 			}
-			c := &check{vm: v, st: st, log: log, tapMAC: l.LinkMAC(v.tap), guest: g}
+			c := &check{vm: v, st: st, log: log, tapMAC: l.LinkMAC(v.tap), guest: g, bridge: s.bridge}
 			switch v.client {
 			case "busybox":
 				t.Run("dhcpv4-udhcpc", c.udhcpc)
 				t.Run("slaac-kernel", c.slaac)
 				t.Run("ns-gateway", c.neighbour)
 				t.Run("dhcpv6-dhclient", c.dhclient6)
+				t.Run("dhcpv6-pd-dhclient", c.delegation)
 			case "networkd":
 				t.Run("dhcpv4-networkd", c.networkd4)
 				t.Run("slaac-networkd", c.slaac)
@@ -162,7 +179,7 @@ func runSetup(t *testing.T, img *Image, s setup) {
 				t.Run("dhcpv6-networkd", c.networkd6)
 			}
 			if t.Failed() {
-				for _, f := range []string{"udhcpc.log", "dhclient6.log", "ping6.log", "networkd.log"} {
+				for _, f := range []string{"udhcpc.log", "dhclient6.log", "ping6.log", "networkd.log", "dhclient6pd.log", "ping6pd.log"} {
 					if text, ok := st.Files[f]; ok {
 						t.Logf("the guest's %s (last lines):\n%s", f, lastLines(text, 60))
 					}
@@ -180,6 +197,7 @@ type check struct {
 	log    string // the daemon's log from the guests' boot on
 	tapMAC net.HardwareAddr
 	guest  *Guest
+	bridge bool // the TAP is a port of br0
 }
 
 func (c *check) prefix() netip.Prefix { return netip.MustParsePrefix(c.ip + "/24") }
@@ -369,6 +387,38 @@ func (c *check) dhclient6(t *testing.T) {
 		t.Errorf("resolv.conf after dhclient -6 -S:\n%s\nwant:\n%s", got, want)
 	}
 	c.answered(t, "dhcpv6-information-request")
+}
+
+// delegation: ISC dhclient -6 -P took the binding's delegated prefix, and
+// nfdhcpd routed it to the guest's link-local address: the guest's ping
+// from the prefix's ::1 to the host got its answer, which only that route
+// carries. A bridged TAP's prefix is delegated but never routed.
+func (c *check) delegation(t *testing.T) {
+	if got := strings.TrimSpace(c.file(t, "dhclient6pd.exit")); got != "0" {
+		t.Fatalf("dhclient -6 -P exited %s:\n%s", got, c.st.Files["dhclient6pd.log"])
+	}
+	vars(t, "dhclient -6 -P", lab.ParseVars(c.file(t, "dhclient6pd.env")), map[string]string{
+		"new_ip6_prefix": delegated.String(), "new_max_life": "86400",
+	})
+	c.answered(t, "dhcpv6-request")
+	mac, _ := net.ParseMAC(c.mac)
+	via := "via=" + lab.LinkLocal(mac).String()
+	if !logged(c.log, `msg="delegated`, `taken"`, "iface="+c.tap, "prefix="+delegated.String(), via) {
+		t.Errorf("the daemon's log has no take of %s by %s", delegated, c.tap)
+	}
+	routed := logged(c.log, `msg="route`, `added"`, "prefix="+delegated.String(), via)
+	if c.bridge {
+		if routed {
+			t.Errorf("a bridged TAP's prefix was routed")
+		}
+		return
+	}
+	if !routed {
+		t.Errorf("the daemon's log has no route of %s %s", delegated, via)
+	}
+	if got := strings.TrimSpace(c.file(t, "ping6pd.exit")); got != "0" {
+		t.Errorf("the guest's ping from %s1 to %s: exit %s\n%s", delegated.Addr(), host6, got, c.st.Files["ping6pd.log"])
+	}
 }
 
 // rdnss: networkd took the RA's DNS servers (RDNSS) for the link.

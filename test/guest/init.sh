@@ -1,7 +1,8 @@
 #!/bin/sh
 # The guest's init: load the NIC's modules, let one client stack configure
 # eth0 as it would on a Debian machine (guest.client=busybox: udhcpc with
-# Debian's script, the kernel's own SLAAC, dhclient -6 -S; or
+# Debian's script, the kernel's own SLAAC, dhclient -6 -S, and with
+# guest.pd dhclient -6 -P for a delegated prefix; or
 # guest.client=networkd: systemd-networkd alone), then write what the
 # KERNEL applied to the host's 9p share and power off. The host reads the
 # files and checks them; this script checks nothing itself.
@@ -78,6 +79,28 @@ busybox_clients() {
 	echo "$(uptime) dhclient done" >> /out/timeline
 	[ -f /run/dhclient6.pid ] && kill "$(cat /run/dhclient6.pid)"
 	cp /etc/resolv.conf /out/resolv.conf.v6
+	[ -n "$(param pd)" ] && delegation
+}
+
+# delegation: dhclient -6 -P takes the binding's delegated prefix; the
+# prefix's ::1, on lo, pings the host's address guest.host6 (routed TAPs),
+# whose answer comes back only by the route nfdhcpd gave the prefix.
+delegation() {
+	printf '#!/bin/sh\n[ -n "$new_ip6_prefix" ] && env > /out/dhclient6pd.env\nexit 0\n' > /tmp/pd-hook
+	chmod +x /tmp/pd-hook
+	dhclient -6 -P -1 -v -cf /etc/dhcp/dhclient.conf -sf /tmp/pd-hook -lf /var/lib/dhcp/dhclient6pd.leases \
+		-pf /run/dhclient6pd.pid eth0 > /out/dhclient6pd.log 2>&1
+	echo $? > /out/dhclient6pd.exit
+	echo "$(uptime) dhclient -P done" >> /out/timeline
+	prefix=$(sed -n 's/^new_ip6_prefix=//p' /out/dhclient6pd.env)
+	a=${prefix%%/*}1
+	host6=$(param host6)
+	if [ -n "$prefix" ] && [ -n "$host6" ]; then
+		$ip -6 addr add "$a/128" dev lo
+		ping -6 -c 1 -W 3 -I "$a" "$host6" > /out/ping6pd.log 2>&1
+		echo $? > /out/ping6pd.exit
+	fi
+	[ -f /run/dhclient6pd.pid ] && kill -9 "$(cat /run/dhclient6pd.pid)"
 }
 
 # The link's state lists IPv6 DNS servers (from the RA) once networkd took them.
