@@ -168,7 +168,8 @@ func TestStopDuringSlowStart(t *testing.T) {
 	// The next start, with the default attach (the rest on cls_bpf at
 	// once, as the bulk start does), steers every TAP.
 	conf, _ = l.SeedConfig("steering", "tc", "bpf_pin_path", l.PinPath)
-	d = l.StartDaemon(conf)
+	// 240 TAPs: a second on the host, but a minute in make vmtest's VMs.
+	d = l.StartDaemonWithin(conf, "msg=ready", 30*time.Second)
 	m := regexp.MustCompile(`msg="classifier attached" taps=(\d+) tcx=(\d+) cls_bpf=(\d+)`).FindStringSubmatch(d.Log())
 	if m == nil || m[1] != strconv.Itoa(n) || atoi(m[2])+atoi(m[3]) != n {
 		t.Errorf("the next start did not steer every TAP (%q):\n%s", m, d.Log())

@@ -73,6 +73,13 @@ const stopTimeout = 800 * time.Millisecond
 // (which may come before ready).
 func (l *Lab) StartDaemonUntil(conf, until string, extra ...string) *Daemon {
 	l.t.Helper()
+	return l.StartDaemonWithin(conf, until, 5*time.Second, extra...)
+}
+
+// StartDaemonWithin is StartDaemonUntil for a start that may take longer
+// than 5 s (before the time scale): hundreds of TAPs in an emulated VM.
+func (l *Lab) StartDaemonWithin(conf, until string, wait time.Duration, extra ...string) *Daemon {
+	l.t.Helper()
 	bin := Binary(l.t)
 	d := &Daemon{lab: l, log: &SyncBuffer{}, done: make(chan error, 1)}
 	args := append([]string{"netns", "exec", l.HostNS}, l.Wrapper...)
@@ -95,7 +102,7 @@ func (l *Lab) StartDaemonUntil(conf, until string, extra ...string) *Daemon {
 			l.t.Logf("nfdhcpd log:\n%s", d.Log())
 		}
 	})
-	if !d.WaitLog(until, Within(5*time.Second)) {
+	if !d.WaitLog(until, Within(wait)) {
 		l.t.Fatalf("nfdhcpd did not log %q:\n%s", until, d.Log())
 	}
 	return d
