@@ -72,7 +72,7 @@ func (h *Handler) Handle(p Packet) Decision {
 	if e == nil {
 		return Decision{Verdict: Accept}
 	}
-	res := h.resp.Respond(p.Payload, p.HwAddr, h.lease(e))
+	res := h.resp.Respond(p.Payload, p.HwAddr, LeaseOf(e, h.settings))
 	if res.Outcome == responder.Passed {
 		return Decision{Verdict: Accept, Entry: e, Result: res}
 	}
@@ -95,13 +95,4 @@ func (h *Handler) find(p Packet) *binding.Entry {
 		return h.lookup.ByBridgeMAC(int(p.InDev), p.HwAddr)
 	}
 	return nil
-}
-
-// lease returns the responder's view of the binding, prepared by the store at
-// load time; it is built here only when the store was made without Prepare.
-func (h *Handler) lease(e *binding.Entry) *responder.Lease {
-	if l, ok := e.Prepared.(*responder.Lease); ok {
-		return l
-	}
-	return NewLease(e, h.settings)
 }

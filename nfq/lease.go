@@ -82,6 +82,16 @@ func Preparer(s *responder.Settings, log *slog.Logger) func(*binding.Entry) any 
 	}
 }
 
+// LeaseOf returns the responder's view of e: the Lease the store prepared
+// (Preparer), once per change; built now only for a store made without
+// Prepare. The one place the packet path and the announcer get a Lease.
+func LeaseOf(e *binding.Entry, s *responder.Settings) *responder.Lease {
+	if l, ok := e.Prepared.(*responder.Lease); ok {
+		return l
+	}
+	return NewLease(e, s)
+}
+
 func pick(override, def []netip.Addr) []netip.Addr {
 	if override != nil {
 		return override

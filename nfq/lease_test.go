@@ -46,3 +46,18 @@ func TestPreparerWarnsAboutListsThatDoNotFit(t *testing.T) {
 		}
 	}
 }
+
+// LeaseOf hands out the Lease the store prepared, the same one every time,
+// not a copy built per packet; without Prepare it builds the same Lease.
+func TestLeaseOf(t *testing.T) {
+	s := &responder.Settings{ServerIP: netip.MustParseAddr("192.0.2.1")}
+	e := entry(10, 0)
+	built := LeaseOf(e, s)
+	if built == nil || built.IP != e.Binding.IP {
+		t.Fatalf("without Prepare: %+v", built)
+	}
+	e.Prepared = Preparer(s, slog.New(slog.DiscardHandler))(e)
+	if got := LeaseOf(e, s); got != e.Prepared || got == built {
+		t.Errorf("with Prepare: %p, want the prepared %p", got, e.Prepared)
+	}
+}

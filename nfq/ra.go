@@ -85,11 +85,7 @@ func (a *Announcer) announce(resp *responder.Responder, e *binding.Entry, what s
 			a.Stats.recovered(a.Log, PanicRA, e.TAP.Name, v)
 		}
 	}()
-	l, ok := e.Prepared.(*responder.Lease)
-	if !ok {
-		l = NewLease(e, a.Settings)
-	}
-	res := resp.RouterAdvertisement(l)
+	res := resp.RouterAdvertisement(LeaseOf(e, a.Settings))
 	if res.Frame == nil {
 		return
 	}
