@@ -334,26 +334,7 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 
 	const dOff = ethLen + ip4Len + udpLen
 	d := r.buf[dOff : dOff+limit]
-	clear(d)
-	d[0], d[1], d[2] = 2, 1, 6 // BOOTREPLY, Ethernet
-	binary.BigEndian.PutUint32(d[4:8], q.xid)
-	binary.BigEndian.PutUint16(d[10:12], q.flags)
-	sid := r.serverID4(l)
-	yi := netip.IPv4Unspecified()
-	if mt != dhcpNak {
-		if q.msgType != dhcpDiscover {
-			ci := q.ciaddr.As4()
-			copy(d[12:16], ci[:]) // RFC 2131 table 3: ACK echoes ciaddr
-		}
-		if q.msgType != dhcpInform {
-			yi = l.IP
-			a := yi.As4()
-			copy(d[16:20], a[:])
-		}
-	}
-	copy(d[28:44], q.chaddr)
-	copy(d[bootpFixed:dhcpHeader], magicCookie[:])
-
+	yi := bootp4(d, q, l, mt)
 	w := optWriter{b: d, regs: [3]region{
 		{dhcpHeader, limit - 1 - 3}, // room for option 52 and end
 		{fileOff, fileOff + fileLen - 1},
@@ -372,6 +353,7 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 			w.regs[1].end = fileOff
 		}
 	}
+	sid := r.serverID4(l)
 	var tmp [4]byte
 	var left LeftOut
 	w.put(optMessageType, []byte{mt})
@@ -382,8 +364,7 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 	}
 	if mt == dhcpNak {
 		w.put(optMessage, nakMessage)
-	}
-	if mt != dhcpNak {
+	} else {
 		timers := mt == dhcpOffer || q.msgType == dhcpRequest
 		if timers {
 			// Those the client did not ask for go first; place4 puts
@@ -396,6 +377,43 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 		}
 		left = r.place4(&w, q, l, timers)
 	}
+	n := max(w.finish(), dhcpMinReply)
+
+	dstIP, dstMAC := dest4(q, mt, yi)
+	putEthernet(r.buf[:], dstMAC, l.TAPMAC, etherV4)
+	putIPv4UDP(r.buf[ethLen:], sid, dstIP, portDHCPServer, portDHCPClient, n)
+	return r.buf[:dOff+n], left
+}
+
+// bootp4 clears d and writes the BOOTP fields of a reply of type mt to q
+// (RFC 2131 table 3), up to the magic cookie, and returns yiaddr.
+func bootp4(d []byte, q *dhcp4Request, l *Lease, mt uint8) netip.Addr {
+	clear(d)
+	d[0], d[1], d[2] = 2, 1, 6 // BOOTREPLY, Ethernet
+	binary.BigEndian.PutUint32(d[4:8], q.xid)
+	binary.BigEndian.PutUint16(d[10:12], q.flags)
+	yi := netip.IPv4Unspecified()
+	if mt != dhcpNak {
+		if q.msgType != dhcpDiscover {
+			ci := q.ciaddr.As4()
+			copy(d[12:16], ci[:]) // an ACK echoes ciaddr
+		}
+		if q.msgType != dhcpInform {
+			yi = l.IP
+			a := yi.As4()
+			copy(d[16:20], a[:])
+		}
+	}
+	copy(d[28:44], q.chaddr)
+	copy(d[bootpFixed:dhcpHeader], magicCookie[:])
+	return yi
+}
+
+// finish ends the options: each of file and sname that took options gets
+// its end, the main area option 52 saying which (RFC 2131 §4.1 overload)
+// and its own end. It returns the message's length.
+func (w *optWriter) finish() int {
+	d := w.b
 	var overload byte
 	if w.regs[1].cur != fileOff {
 		overload |= 1
@@ -411,21 +429,21 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 		end += 3
 	}
 	d[end] = optEnd
-	n := max(end+1, dhcpMinReply)
+	return end + 1
+}
 
-	// RFC 2131 §4.1: NAKs are broadcast; a client with an address (renewing,
-	// informing) gets unicast there; one that cannot take unicast before it
-	// is configured sets the broadcast flag.
-	dstIP, dstMAC := yi, net.HardwareAddr(q.mac)
+// dest4 is where a reply of type mt to q goes (RFC 2131 §4.1): NAKs are
+// broadcast; a client with an address (renewing, informing) gets unicast
+// there; one that cannot take unicast before it is configured sets the
+// broadcast flag; the rest get unicast to yiaddr.
+func dest4(q *dhcp4Request, mt uint8, yi netip.Addr) (netip.Addr, net.HardwareAddr) {
 	switch {
 	case mt == dhcpNak || q.ciaddr == netip.IPv4Unspecified() && (q.flags&flagBcast != 0 || q.msgType == dhcpInform):
-		dstIP, dstMAC = netip.AddrFrom4([4]byte{255, 255, 255, 255}), broadcastMAC
+		return netip.AddrFrom4([4]byte{255, 255, 255, 255}), broadcastMAC
 	case q.ciaddr != netip.IPv4Unspecified():
-		dstIP = q.ciaddr
+		return q.ciaddr, net.HardwareAddr(q.mac)
 	}
-	putEthernet(r.buf[:], dstMAC, l.TAPMAC, etherV4)
-	putIPv4UDP(r.buf[ethLen:], sid, dstIP, portDHCPServer, portDHCPClient, n)
-	return r.buf[:dOff+n], left
+	return yi, net.HardwareAddr(q.mac)
 }
 
 // place4 writes the binding's options: those the client asked for first,
