@@ -243,20 +243,3 @@ func (r *Responder) respond4(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Resu
 	}
 	return res
 }
-
-// serverID4 is the server identifier and IPv4 source of replies.
-func (r *Responder) serverID4(l *Lease) netip.Addr {
-	if !r.s.ServerOnLink && r.s.ServerIP.Is4() {
-		return r.s.ServerIP
-	}
-	if l.Gateway.Is4() {
-		return l.Gateway
-	}
-	if l.Subnet.Addr().Is4() {
-		return l.Subnet.Masked().Addr().Next()
-	}
-	if r.s.ServerIP.Is4() {
-		return r.s.ServerIP
-	}
-	return netip.IPv4Unspecified()
-}

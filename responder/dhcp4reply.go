@@ -385,6 +385,23 @@ func (r *Responder) build4(q *dhcp4Request, l *Lease, mt uint8) ([]byte, LeftOut
 	return r.buf[:dOff+n], left
 }
 
+// serverID4 is the server identifier and IPv4 source of replies.
+func (r *Responder) serverID4(l *Lease) netip.Addr {
+	if !r.s.ServerOnLink && r.s.ServerIP.Is4() {
+		return r.s.ServerIP
+	}
+	if l.Gateway.Is4() {
+		return l.Gateway
+	}
+	if l.Subnet.Addr().Is4() {
+		return l.Subnet.Masked().Addr().Next()
+	}
+	if r.s.ServerIP.Is4() {
+		return r.s.ServerIP
+	}
+	return netip.IPv4Unspecified()
+}
+
 // bootp4 clears d and writes the BOOTP fields of a reply of type mt to q
 // (RFC 2131 table 3), up to the magic cookie, and returns yiaddr.
 func bootp4(d []byte, q *dhcp4Request, l *Lease, mt uint8) netip.Addr {

@@ -49,22 +49,6 @@ func ndOptions(b []byte) (slla net.HardwareAddr, reason string) {
 	return slla, ""
 }
 
-func (r *Responder) respond6(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Result {
-	p, bad := parseIPv6(pkt)
-	if bad != "" {
-		return Result{Outcome: Malformed, Reason: bad}
-	}
-	switch {
-	case p.proto == protoICMPv6 && len(p.payload) > 0 && p.payload[0] == icmpRS:
-		return r.respondRS(&p, srcMAC, l)
-	case p.proto == protoICMPv6 && len(p.payload) > 0 && p.payload[0] == icmpNS:
-		return r.respondNS(&p, srcMAC, l)
-	case p.proto == protoUDP && p.dstPort == portDHCPv6Server:
-		return r.respondDHCPv6(&p, srcMAC, l)
-	}
-	return Result{Outcome: Unsupported, Reason: "not RS, NS or DHCPv6"}
-}
-
 // checkMAC returns the client MAC to report (the NDP option's, else the
 // Ethernet source) and whether it breaks the binding's MAC check.
 func checkMAC(opt, src net.HardwareAddr, l *Lease) (net.HardwareAddr, bool) {

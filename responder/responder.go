@@ -327,3 +327,21 @@ func (r *Responder) Respond(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Resul
 	}
 	return Result{Outcome: Malformed, Reason: "not IPv4 or IPv6"}
 }
+
+// respond6 sends an IPv6 packet to its kind's responder: RS and NS
+// (ndp.go), DHCPv6 (dhcp6.go).
+func (r *Responder) respond6(pkt []byte, srcMAC net.HardwareAddr, l *Lease) Result {
+	p, bad := parseIPv6(pkt)
+	if bad != "" {
+		return Result{Outcome: Malformed, Reason: bad}
+	}
+	switch {
+	case p.proto == protoICMPv6 && len(p.payload) > 0 && p.payload[0] == icmpRS:
+		return r.respondRS(&p, srcMAC, l)
+	case p.proto == protoICMPv6 && len(p.payload) > 0 && p.payload[0] == icmpNS:
+		return r.respondNS(&p, srcMAC, l)
+	case p.proto == protoUDP && p.dstPort == portDHCPv6Server:
+		return r.respondDHCPv6(&p, srcMAC, l)
+	}
+	return Result{Outcome: Unsupported, Reason: "not RS, NS or DHCPv6"}
+}
