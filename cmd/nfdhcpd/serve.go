@@ -179,20 +179,46 @@ func signalName(s os.Signal) string {
 // file. Each step that changes the host registers its undo (onUndo). It
 // stops early, with ctx's error, once ctx is cancelled.
 func (d *daemon) start(ctx context.Context) error {
-	cfg := d.cfg
-	acct, err := d.account()
+	serving, changes, err := d.openAsRoot(ctx)
 	if err != nil {
 		return err
 	}
+	// Root's part ends here: binding files, which the management software
+	// writes, are read only as the daemon's user, never as root.
+	caps := capsIptables
+	if d.loader != nil {
+		caps = capsTC
+	}
+	if err := dropPrivileges(d.acct, caps); err != nil {
+		return fmt.Errorf("switch to user %q: %w", d.acct.name, err)
+	}
+	if err := d.loadBindings(ctx); err != nil {
+		return err
+	}
+	d.run(ctx, changes)
+	serving.Store(true)
+	return nil
+}
+
+// openAsRoot opens what needs root: the log, the pidfile, the steering,
+// the queues, the sockets and the metrics endpoint. It returns /healthz's
+// flag, ok once ready, and the store's changes, subscribed to before the
+// store runs.
+func (d *daemon) openAsRoot(ctx context.Context) (*atomic.Bool, <-chan binding.Change, error) {
+	cfg := d.cfg
+	acct, err := d.account()
+	if err != nil {
+		return nil, nil, err
+	}
 	d.acct = acct
 	if err := d.openLog(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := d.lockPidFile(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, nil, err
 	}
 
 	d.settings = cfg.Responder()
@@ -209,34 +235,27 @@ func (d *daemon) start(ctx context.Context) error {
 	// change from the first listing on, also a TAP gone before it attached.
 	changes := d.store.Changes()
 	if d.steering, err = d.startSteering(ctx); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if d.sender, err = nfq.OpenSender(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	d.onUndo(func(context.Context) { d.sender.Close() })
 	if d.readers, err = d.openReaders(); err != nil {
-		return err
+		return nil, nil, err
 	}
-	var serving atomic.Bool // /healthz: ok once ready
+	serving := new(atomic.Bool)
 	d.openNFQueue(ctx)
-	if err := d.startMetrics(ctx, d.steering, &serving); err != nil {
-		return err
+	if err := d.startMetrics(ctx, d.steering, serving); err != nil {
+		return nil, nil, err
 	}
 	d.startDropWatch(ctx)
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	return serving, changes, ctx.Err()
+}
 
-	// Root's part ends here: binding files, which the management software
-	// writes, are read only as the daemon's user, never as root.
-	caps := capsIptables
-	if d.loader != nil {
-		caps = capsTC
-	}
-	if err := dropPrivileges(acct, caps); err != nil {
-		return fmt.Errorf("switch to user %q: %w", acct.name, err)
-	}
+// loadBindings reads every binding file, as the daemon's user, and in tc
+// steering attaches the classifier to their TAPs.
+func (d *daemon) loadBindings(ctx context.Context) error {
 	d.storeDone = make(chan error, 1)
 	go func() { d.storeDone <- d.store.Run(ctx) }()
 	select {
@@ -256,9 +275,15 @@ func (d *daemon) start(ctx context.Context) error {
 		}
 		d.upgradeSteering(ctx)
 	}
-	if cfg.IPv6.Enable {
+	return nil
+}
+
+// run starts serving: the binding follower, the route owner, a reader per
+// queue and the RA announcer.
+func (d *daemon) run(ctx context.Context, changes <-chan binding.Change) {
+	if d.cfg.IPv6.Enable {
 		d.announcer = &nfq.Announcer{Bindings: d.store, Settings: d.settings, Sender: d.sender,
-			Period: cfg.IPv6.RAPeriod, Stats: &d.stats, Log: d.log.With("part", "ra")}
+			Period: d.cfg.IPv6.RAPeriod, Stats: &d.stats, Log: d.log.With("part", "ra")}
 	}
 	go d.followBindings(ctx, changes)
 	// Route changes need CAP_NET_ADMIN, which the daemon keeps.
@@ -279,8 +304,6 @@ func (d *daemon) start(ctx context.Context) error {
 		d.readersDone.Add(1)
 		go func() { defer d.readersDone.Done(); d.announcer.Run(ctx) }()
 	}
-	serving.Store(true)
-	return nil
 }
 
 // followBindings takes each binding change in order: in tc steering the
