@@ -1,11 +1,13 @@
 package metrics
 
 import (
+	"errors"
 	"log/slog"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/nfq"
 	"github.com/nfdhcpd/nfdhcpd/responder"
@@ -157,7 +159,10 @@ func (c *Collector) collectQueues(counter func(*prometheus.Desc, uint64, ...stri
 func (c *Collector) collectBindings(gauge func(*prometheus.Desc, int, ...string)) {
 	var loaded, waiting, rejected int
 	for _, f := range c.src.Bindings.Status() {
-		if f.Binding != nil {
+		// A binding refused for its TAP (not a VM port) is parsed but
+		// never served: rejected, neither loaded nor waiting.
+		refused := errors.Is(f.Err, binding.ErrNotVMPort)
+		if f.Binding != nil && !refused {
 			loaded++
 			if !f.Active {
 				waiting++

@@ -322,3 +322,51 @@ func TestNFQueueFileRereads(t *testing.T) {
 		t.Errorf("after rewrite: Read() = %+v, %v; want queue_full 9", qs, err)
 	}
 }
+
+// statusBindings is a store's view holding just these files; each active
+// one has an entry.
+type statusBindings []binding.FileStatus
+
+func (s statusBindings) Status() []binding.FileStatus { return s }
+func (s statusBindings) ByName(string) *binding.Entry { return nil }
+func (s statusBindings) Entries() []*binding.Entry {
+	var out []*binding.Entry
+	for i, f := range s {
+		if f.Active {
+			out = append(out, &binding.Entry{Binding: f.Binding, TAP: binding.Link{Name: f.TAP, Index: i + 1}})
+		}
+	}
+	return out
+}
+
+// Each file counts once in each state it is in: a binding refused because
+// its TAP is not a VM port is rejected, and neither loaded nor waiting.
+func TestCollectorBindingStates(t *testing.T) {
+	bad := errors.New("tap10:3: IP: bad")
+	notPort := binding.VMPort(binding.Link{Name: "eth0", Kind: "device"})
+	for _, tt := range []struct {
+		name                              string
+		file                              binding.FileStatus
+		loaded, active, waiting, rejected int
+	}{
+		{"active", binding.FileStatus{TAP: "tap10", Active: true, Binding: b10}, 1, 1, 0, 0},
+		{"waiting", binding.FileStatus{TAP: "tap10", Binding: b10, Waiting: "no link tap10"}, 1, 0, 1, 0},
+		{"rejected, no good version", binding.FileStatus{TAP: "tap10", Err: bad}, 0, 0, 0, 1},
+		{"active, last version rejected", binding.FileStatus{TAP: "tap10", Active: true, Binding: b10, Err: bad}, 1, 1, 0, 1},
+		{"waiting, last version rejected", binding.FileStatus{TAP: "tap10", Binding: b10, Err: bad, Waiting: "no link tap10"}, 1, 0, 1, 1},
+		{"refused: not a VM port", binding.FileStatus{TAP: "eth0", Binding: b10, Err: notPort}, 0, 0, 0, 1},
+		{"refused, last version rejected too", binding.FileStatus{TAP: "eth0", Binding: b10, Err: errors.Join(bad, notPort)}, 0, 0, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := testSources(t)
+			src.Bindings = statusBindings{tt.file}
+			got := scrape(t, NewCollector(src))
+			for state, want := range map[string]int{"loaded": tt.loaded, "active": tt.active, "waiting": tt.waiting, "rejected": tt.rejected} {
+				s := Series("nfdhcpd_bindings", map[string]string{"state": state})
+				if got[s] != float64(want) {
+					t.Errorf("%s = %v, want %d", s, got[s], want)
+				}
+			}
+		})
+	}
+}
