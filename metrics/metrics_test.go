@@ -3,6 +3,7 @@ package metrics
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -368,5 +369,36 @@ func TestCollectorBindingStates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A source that cannot be read is logged once per warnInterval and kind,
+// however often the endpoint is scraped.
+func TestCollectorWarningsThrottled(t *testing.T) {
+	src := testSources(t)
+	proc := filepath.Join(t.TempDir(), "nfnetlink_queue")
+	os.WriteFile(proc, []byte("42 1 2\n"), 0o644)
+	q, err := OpenNFQueue(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	src.NFQueue = q
+	src.Classifier = func() (loader.Stats, error) { return loader.Stats{}, errors.New("loader closed") }
+	var out strings.Builder
+	src.Log = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	c := NewCollector(src)
+	for range 5 {
+		scrape(t, c)
+	}
+	want := `level=WARN msg="cannot read NFQUEUE statistics" err="/proc/net/netfilter/nfnetlink_queue line 1: 3 fields, want at least 7"` + "\n" +
+		`level=WARN msg="cannot read the classifier's counters" err="loader closed"` + "\n"
+	if got := out.String(); got != want {
+		t.Errorf("log after 5 scrapes:\n%s\nwant:\n%s", got, want)
 	}
 }
