@@ -34,6 +34,7 @@ func (l *Loader) Attach(ifc Iface) error {
 		return fmt.Errorf("attach %s: loader closed", ifc.Name)
 	}
 	method, err := l.attachLocked(ifc)
+	l.record(ifc.Index, method, err)
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,9 @@ func (l *Loader) Detach(ifindex int, name string) error {
 	if l.prog == nil {
 		return fmt.Errorf("detach %s: loader closed", name)
 	}
-	return l.detachLocked(ifindex, name)
+	err := l.detachLocked(ifindex, name)
+	l.record(ifindex, "", err)
+	return err
 }
 
 func (l *Loader) detachLocked(ifindex int, name string) error {
@@ -124,29 +127,4 @@ func (l *Loader) detachLocked(ifindex int, name string) error {
 	}
 	l.log.Debug("classifier detached", "ifindex", ifindex, "iface", name)
 	return nil
-}
-
-// Method reports how the classifier is attached to ifindex: MethodTCX,
-// MethodClsBPF, or "" when it is not (as seen in the kernel, not
-// remembered).
-func (l *Loader) Method(ifindex int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.prog == nil {
-		return ""
-	}
-	for _, path := range l.linkPins(ifindex) {
-		lk, live, err := l.loadTCXPin(path, ifindex)
-		if err != nil {
-			continue
-		}
-		lk.Close()
-		if live {
-			return MethodTCX
-		}
-	}
-	if l.hasClsFilter(ifindex) {
-		return MethodClsBPF
-	}
-	return ""
 }

@@ -49,6 +49,13 @@ type Loader struct {
 	// nl is our rtnetlink socket, opened in the network namespace Open
 	// ran in; it serialises its own requests.
 	nl *netlink.Handle
+
+	// What a scrape reads, apart from mu so that it never waits for an
+	// attach nor an attach for it: the record of attach methods, and the
+	// maps' handles, which Close takes the write lock of mapsMu to close
+	// (Stats and Limits read the maps under its read lock).
+	attached attachments
+	mapsMu   sync.RWMutex
 }
 
 // Open loads the classifier, or reuses the pinned one when it is the same
@@ -259,6 +266,9 @@ func (l *Loader) setProgram(p *ebpf.Program, how string) error {
 func (l *Loader) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.mapsMu.Lock()
+	defer l.mapsMu.Unlock()
+	l.attached.clear()
 	var errs []error
 	if l.prog != nil {
 		errs = append(errs, l.prog.Close())

@@ -89,12 +89,16 @@ func (l *Loader) Reconcile(ctx context.Context, want []Iface) (map[int]string, e
 	if bulk {
 		l.log.Info("many TAPs without tcx: cls_bpf first, tcx in the background", "taps", unlinked)
 	}
+	// What is not wanted was detached above; the rest is recorded as it
+	// is attached, so that a scrape during a long start sees the progress.
+	l.attached.retain(func(idx int) bool { _, ok := wanted[idx]; return ok })
 	methods := make(map[int]string, len(want))
 	for _, ifc := range want {
 		if err := ctx.Err(); err != nil {
 			return methods, errors.Join(append(errs, fmt.Errorf("reconcile: %w", err))...)
 		}
 		m, err := l.reconcileOne(ifc, bulk)
+		l.record(ifc.Index, m, err)
 		if err != nil {
 			errs = append(errs, err)
 		}

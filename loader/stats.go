@@ -38,8 +38,8 @@ func (s *Stats) Of(k Kinds) *KindStats {
 
 // Stats reads the per-CPU counters and sums them.
 func (l *Loader) Stats() (Stats, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mapsMu.RLock()
+	defer l.mapsMu.RUnlock()
 	if l.stats == nil {
 		return Stats{}, fmt.Errorf("loader closed")
 	}
@@ -87,8 +87,8 @@ type TapLimit struct {
 // nothing of ours since it was bound, or any TAP while the limit is off,
 // has no entry.
 func (l *Loader) Limits() (map[int]TapLimit, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mapsMu.RLock()
+	defer l.mapsMu.RUnlock()
 	if l.limits == nil {
 		return nil, fmt.Errorf("loader closed")
 	}

@@ -136,5 +136,6 @@ func (l *Loader) upgradeNext() (moved, done bool, err error) {
 		return false, false, fmt.Errorf("move %s: pin tcx link: %w", ifc.Name, err)
 	}
 	l.pinned(want, true)
+	l.attached.set(ifc.Index, MethodTCX) // steered by TCX now, whatever becomes of the filter
 	return true, false, l.detachClsBPF(ifc.Index, ifc.Name)
 }

@@ -1,11 +1,15 @@
 package metrics
 
 import (
+	"errors"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nfdhcpd/nfdhcpd/binding"
+	"github.com/nfdhcpd/nfdhcpd/internal/throttle"
 	"github.com/nfdhcpd/nfdhcpd/loader"
 	"github.com/nfdhcpd/nfdhcpd/nfq"
 	"github.com/nfdhcpd/nfdhcpd/responder"
@@ -40,11 +44,20 @@ type Sources struct {
 
 // Collector is a prometheus.Collector over Sources.
 type Collector struct {
-	src *Sources
+	src  *Sources
+	warn throttle.Log[string] // by what could not be read
 }
 
+// warnInterval is how often the collector logs that one source cannot be
+// read: anyone who reaches the endpoint can scrape in a loop, and the log
+// must not grow with the scrapes. The count held back comes with the next
+// line.
+const warnInterval = time.Minute
+
 // NewCollector returns a collector reading src at every scrape.
-func NewCollector(src *Sources) *Collector { return &Collector{src: src} }
+func NewCollector(src *Sources) *Collector {
+	return &Collector{src: src, warn: throttle.Log[string]{Interval: warnInterval}}
+}
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("nfdhcpd_"+name, help, labels, nil)
@@ -161,7 +174,7 @@ func (c *Collector) collectQueues(counter func(*prometheus.Desc, uint64, ...stri
 	}
 	qs, err := c.src.NFQueue.Read()
 	if err != nil {
-		c.logWarn("cannot read NFQUEUE statistics", "err", err)
+		c.logWarn("nfqueue", "cannot read NFQUEUE statistics", "err", err)
 		return
 	}
 	for _, q := range qs {
@@ -179,7 +192,10 @@ func (c *Collector) collectQueues(counter func(*prometheus.Desc, uint64, ...stri
 func (c *Collector) collectBindings(gauge func(*prometheus.Desc, int, ...string)) {
 	var loaded, waiting, rejected int
 	for _, f := range c.src.Bindings.Status() {
-		if f.Binding != nil {
+		// A binding refused for its TAP (not a VM port) is parsed but
+		// never served: rejected, neither loaded nor waiting.
+		refused := errors.Is(f.Err, binding.ErrNotVMPort)
+		if f.Binding != nil && !refused {
 			loaded++
 			if !f.Active {
 				waiting++
@@ -216,7 +232,7 @@ func (c *Collector) collectClassifier(counter func(*prometheus.Desc, uint64, ...
 	}
 	st, err := c.src.Classifier()
 	if err != nil {
-		c.logWarn("cannot read the classifier's counters", "err", err)
+		c.logWarn("classifier", "cannot read the classifier's counters", "err", err)
 		return
 	}
 	for _, k := range loader.KindTable {
@@ -229,8 +245,9 @@ func (c *Collector) collectClassifier(counter func(*prometheus.Desc, uint64, ...
 	counter(descClsUnbound, st.Unbound)
 }
 
-func (c *Collector) logWarn(msg string, args ...any) {
+// logWarn logs that what could not be read, at most once per warnInterval.
+func (c *Collector) logWarn(what, msg string, args ...any) {
 	if c.src.Log != nil {
-		c.src.Log.Warn(msg, args...)
+		c.warn.Warn(c.src.Log, what, msg, args...)
 	}
 }

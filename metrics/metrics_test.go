@@ -3,6 +3,7 @@ package metrics
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -322,5 +323,84 @@ func TestNFQueueFileRereads(t *testing.T) {
 	os.WriteFile(path, []byte("42 1 0 2 0 9 0 0 1\n"), 0o644)
 	if qs, err := q.Read(); err != nil || len(qs) != 1 || qs[0].QueueFull != 9 {
 		t.Errorf("after rewrite: Read() = %+v, %v; want queue_full 9", qs, err)
+	}
+}
+
+// statusBindings is a store's view holding just these files; each active
+// one has an entry.
+type statusBindings []binding.FileStatus
+
+func (s statusBindings) Status() []binding.FileStatus { return s }
+func (s statusBindings) ByName(string) *binding.Entry { return nil }
+func (s statusBindings) Entries() []*binding.Entry {
+	var out []*binding.Entry
+	for i, f := range s {
+		if f.Active {
+			out = append(out, &binding.Entry{Binding: f.Binding, TAP: binding.Link{Name: f.TAP, Index: i + 1}})
+		}
+	}
+	return out
+}
+
+// Each file counts once in each state it is in: a binding refused because
+// its TAP is not a VM port is rejected, and neither loaded nor waiting.
+func TestCollectorBindingStates(t *testing.T) {
+	bad := errors.New("tap10:3: IP: bad")
+	notPort := binding.VMPort(binding.Link{Name: "eth0", Kind: "device"})
+	for _, tt := range []struct {
+		name                              string
+		file                              binding.FileStatus
+		loaded, active, waiting, rejected int
+	}{
+		{"active", binding.FileStatus{TAP: "tap10", Active: true, Binding: b10}, 1, 1, 0, 0},
+		{"waiting", binding.FileStatus{TAP: "tap10", Binding: b10, Waiting: "no link tap10"}, 1, 0, 1, 0},
+		{"rejected, no good version", binding.FileStatus{TAP: "tap10", Err: bad}, 0, 0, 0, 1},
+		{"active, last version rejected", binding.FileStatus{TAP: "tap10", Active: true, Binding: b10, Err: bad}, 1, 1, 0, 1},
+		{"waiting, last version rejected", binding.FileStatus{TAP: "tap10", Binding: b10, Err: bad, Waiting: "no link tap10"}, 1, 0, 1, 1},
+		{"refused: not a VM port", binding.FileStatus{TAP: "eth0", Binding: b10, Err: notPort}, 0, 0, 0, 1},
+		{"refused, last version rejected too", binding.FileStatus{TAP: "eth0", Binding: b10, Err: errors.Join(bad, notPort)}, 0, 0, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := testSources(t)
+			src.Bindings = statusBindings{tt.file}
+			got := scrape(t, NewCollector(src))
+			for state, want := range map[string]int{"loaded": tt.loaded, "active": tt.active, "waiting": tt.waiting, "rejected": tt.rejected} {
+				s := Series("nfdhcpd_bindings", map[string]string{"state": state})
+				if got[s] != float64(want) {
+					t.Errorf("%s = %v, want %d", s, got[s], want)
+				}
+			}
+		})
+	}
+}
+
+// A source that cannot be read is logged once per warnInterval and kind,
+// however often the endpoint is scraped.
+func TestCollectorWarningsThrottled(t *testing.T) {
+	src := testSources(t)
+	proc := filepath.Join(t.TempDir(), "nfnetlink_queue")
+	os.WriteFile(proc, []byte("42 1 2\n"), 0o644)
+	q, err := OpenNFQueue(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	src.NFQueue = q
+	src.Classifier = func() (loader.Stats, error) { return loader.Stats{}, errors.New("loader closed") }
+	var out strings.Builder
+	src.Log = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	c := NewCollector(src)
+	for range 5 {
+		scrape(t, c)
+	}
+	want := `level=WARN msg="cannot read NFQUEUE statistics" err="/proc/net/netfilter/nfnetlink_queue line 1: 3 fields, want at least 7"` + "\n" +
+		`level=WARN msg="cannot read the classifier's counters" err="loader closed"` + "\n"
+	if got := out.String(); got != want {
+		t.Errorf("log after 5 scrapes:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -48,6 +48,17 @@ type Server struct {
 	srv *http.Server
 }
 
+// What one client can hold of the endpoint. A scrape takes no lock the
+// packet path or an attach needs, so these bound the daemon's memory and
+// descriptors, not its service: past maxConns a connection waits in the
+// kernel's backlog until one of those open closes. Prometheus holds one,
+// kept alive between scrapes a minute apart at most.
+const (
+	maxConns          = 16
+	readHeaderTimeout = 5 * time.Second // a new connection's request
+	idleTimeout       = 2 * time.Minute // between two requests on one connection
+)
+
 // Listen binds addr (host:port). It is called before the daemon drops root,
 // so that a port below 1024 works too.
 func Listen(addr string, h http.Handler) (*Server, error) {
@@ -55,7 +66,12 @@ func Listen(addr string, h http.Handler) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics_listen %s: %w", addr, err)
 	}
-	return &Server{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}, nil
+	return newServer(ln, h), nil
+}
+
+func newServer(ln net.Listener, h http.Handler) *Server {
+	return &Server{ln: limitListener(ln, maxConns),
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}}
 }
 
 // Addr is the address bound (with the port chosen when addr had port 0).

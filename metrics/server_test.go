@@ -1,0 +1,160 @@
+package metrics
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// pipeListener is a listener over in-memory pipes, so that the server runs
+// inside a synctest bubble: its clock is the bubble's, and synctest.Wait
+// tells when every goroutine is blocked. Its backlog holds what the
+// server has not accepted, as the kernel's does.
+type pipeListener struct {
+	backlog chan net.Conn
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{backlog: make(chan net.Conn, 64), closed: make(chan struct{})}
+}
+
+func (p *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.backlog:
+		return c, nil
+	case <-p.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (p *pipeListener) Close() error   { p.once.Do(func() { close(p.closed) }); return nil }
+func (p *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9367} }
+
+// dial opens a connection, which waits in the backlog until accepted.
+func (p *pipeListener) dial() net.Conn {
+	client, server := net.Pipe()
+	p.backlog <- server
+	return client
+}
+
+// serveTest runs the endpoint over a pipeListener until the test ends.
+func serveTest(t *testing.T) *pipeListener {
+	ln := newPipeListener()
+	srv := newServer(ln, NewHandler(testSources(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln
+}
+
+// get sends one keep-alive request for /healthz on c and returns the
+// response's status, or the error.
+func get(c net.Conn, br *bufio.Reader) (int, error) {
+	if _, err := fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: metrics\r\n\r\n"); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// Past maxConns open connections, the next one is not served until one of
+// them closes, and then it is.
+func TestConnectionLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ln := serveTest(t)
+		var open []net.Conn
+		for i := range maxConns {
+			c := ln.dial()
+			defer c.Close()
+			if code, err := get(c, bufio.NewReader(c)); code != 200 || err != nil {
+				t.Fatalf("connection %d: %d, %v", i+1, code, err)
+			}
+			open = append(open, c)
+		}
+
+		extra := ln.dial()
+		defer extra.Close()
+		answered := make(chan int, 1)
+		go func() {
+			code, err := get(extra, bufio.NewReader(extra))
+			if err != nil {
+				t.Errorf("connection %d: %v", maxConns+1, err)
+			}
+			answered <- code
+		}()
+		synctest.Wait()
+		select {
+		case code := <-answered:
+			t.Fatalf("connection %d answered %d while %d were open", maxConns+1, code, maxConns)
+		default:
+		}
+
+		open[0].Close()
+		synctest.Wait()
+		select {
+		case code := <-answered:
+			if code != 200 {
+				t.Errorf("connection %d answered %d once one closed", maxConns+1, code)
+			}
+		default:
+			t.Fatalf("connection %d not answered once one of the %d closed", maxConns+1, maxConns)
+		}
+	})
+}
+
+// A kept-alive connection is closed by the server once it has been idle
+// for idleTimeout, not before.
+func TestIdleTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ln := serveTest(t)
+		c := ln.dial()
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if code, err := get(c, br); code != 200 || err != nil {
+			t.Fatalf("request: %d, %v", code, err)
+		}
+		closed := make(chan error, 1)
+		go func() {
+			_, err := br.ReadByte()
+			closed <- err
+		}()
+		synctest.Wait()
+		time.Sleep(idleTimeout - time.Nanosecond)
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			t.Fatalf("closed %v before idleTimeout: %v", idleTimeout-time.Nanosecond, err)
+		default:
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			if err != io.EOF {
+				t.Errorf("after idleTimeout: read %v, want EOF", err)
+			}
+		default:
+			t.Fatalf("still open after idleTimeout (%v)", idleTimeout)
+		}
+	})
+}
