@@ -195,6 +195,9 @@ func (d *daemon) start(ctx context.Context) error {
 	if err := d.loadBindings(ctx); err != nil {
 		return err
 	}
+	if d.steering == config.SteeringIPTables {
+		d.warnBridgeSpoofing()
+	}
 	d.run(ctx, changes)
 	serving.Store(true)
 	return nil
