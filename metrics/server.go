@@ -77,6 +77,13 @@ func newServer(ln net.Listener, h http.Handler) *Server {
 // Addr is the address bound (with the port chosen when addr had port 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// Public reports whether the address bound is reachable from beyond this
+// host: not a loopback one. /bindings lists every VM's MAC and addresses.
+func (s *Server) Public() bool {
+	ta, ok := s.ln.Addr().(*net.TCPAddr)
+	return !ok || !ta.IP.IsLoopback()
+}
+
 // Serve answers requests until ctx is done.
 func (s *Server) Serve(ctx context.Context) error {
 	go func() {

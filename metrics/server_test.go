@@ -158,3 +158,21 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	})
 }
+
+// /bindings lists every VM's MAC and addresses: the daemon warns when the
+// endpoint is reachable from beyond the host, which Public tells.
+func TestPublic(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"127.0.0.2:0", false}, {"0.0.0.0:0", true}, {"[::]:0", true}} {
+		s, err := Listen(tc.addr, http.NotFoundHandler())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Public(); got != tc.want {
+			t.Errorf("%s: Public() = %v, want %v", tc.addr, got, tc.want)
+		}
+		s.ln.Close()
+	}
+}

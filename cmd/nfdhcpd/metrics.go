@@ -62,6 +62,10 @@ func (d *daemon) startMetrics(ctx context.Context, steering config.Steering, rea
 		}
 	}()
 	d.log.Info("metrics", "listen", srv.Addr().String())
+	if srv.Public() {
+		d.log.Warn("metrics_listen is not a loopback address: /metrics and /bindings (every VM's MAC and addresses) are open to whoever can reach it",
+			"listen", srv.Addr().String())
+	}
 	return nil
 }
 
