@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,11 +12,12 @@ import (
 )
 
 // removeOursByHand deletes our attachment to ifc behind the loader's back,
-// as an administrator's `tc filter del` or `bpftool link detach` would.
+// as an administrator's `tc filter del` or `rm` of the link pin would.
 func removeOursByHand(t *testing.T, l *Loader, lab *lab, ifc Iface, method string) {
 	t.Helper()
 	switch method {
 	case MethodTCX:
+		// As `bpftool link detach` and `rm` of the pin would.
 		pin := filepath.Join(lab.pinPath, linksDir, linkPinName(ifc.Index, ifc.Name))
 		lk, err := link.LoadPinnedLink(pin, nil)
 		if err != nil {
@@ -23,6 +25,9 @@ func removeOursByHand(t *testing.T, l *Loader, lab *lab, ifc Iface, method strin
 		}
 		defer lk.Close()
 		if err := lk.Detach(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(pin); err != nil {
 			t.Fatal(err)
 		}
 	case MethodClsBPF:
@@ -41,7 +46,7 @@ func removeOursByHand(t *testing.T, l *Loader, lab *lab, ifc Iface, method strin
 
 // Method answers from the loader's record, not from the kernel: after our
 // attachment is removed by hand it still reports what the loader attached
-// (the README says so), and the next Attach puts the attachment back.
+// (the README says so), and the next Attach puts it back.
 func TestMethodIsTheRecord(t *testing.T) {
 	for _, tt := range []struct {
 		mode AttachMode
@@ -65,7 +70,7 @@ func TestMethodIsTheRecord(t *testing.T) {
 				t.Errorf("Method after our attachment was removed by hand = %q, want the record %q", got, tt.want)
 			}
 			if err := l.Attach(ifc); err != nil {
-				t.Fatal(err)
+				t.Fatalf("Attach after our attachment was removed by hand: %v", err)
 			}
 			wantAttached(t, l, ifc, tt.want)
 		})
@@ -113,9 +118,8 @@ func TestScrapeTakesNoAttachLock(t *testing.T) {
 	select {
 	case got = <-done:
 		l.mu.Unlock()
-	case <-time.After(30 * time.Second):
-		// Not a bound on its speed: a scrape that takes the lock never
-		// ends while the test holds it.
+	case <-time.After(time.Minute):
+		// Not a timing bound: a scrape that takes the lock never ends.
 		l.mu.Unlock()
 		t.Fatal("the scrape waited for the attach lock")
 	}
@@ -124,36 +128,5 @@ func TestScrapeTakesNoAttachLock(t *testing.T) {
 	}
 	if fmt.Sprint(got.methods) != fmt.Sprint(want) {
 		t.Errorf("scrape during an attach = %v, want %v", got.methods, want)
-	}
-}
-
-// A closed loader's counters cannot be read, and it reports nothing
-// attached, without a race with the Close (go test -race).
-func TestScrapeDuringClose(t *testing.T) {
-	lab := newLab(t)
-	ifcs := lab.taps(t, 1)
-	l := openLoader(t, lab.config(t, AttachTC))
-	if err := l.Attach(ifcs[0]); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 1000 {
-			l.Stats()
-			l.Limits()
-			l.Method(ifcs[0].Index)
-		}
-	}()
-	l.Close()
-	<-done
-	if _, err := l.Stats(); err == nil {
-		t.Error("Stats after Close: no error")
-	}
-	if _, err := l.Limits(); err == nil {
-		t.Error("Limits after Close: no error")
-	}
-	if m := l.Method(ifcs[0].Index); m != "" {
-		t.Errorf("Method after Close = %q, want nothing", m)
 	}
 }

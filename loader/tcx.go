@@ -80,6 +80,11 @@ func (l *Loader) attachTCX(ifc Iface) error {
 	kept := false
 	for _, path := range l.linkPins(ifc.Index) {
 		lk, live, err := l.loadTCXPin(path, ifc.Index)
+		if errors.Is(err, os.ErrNotExist) {
+			// Removed by hand: attach afresh rather than fail for good.
+			l.pinned(path, false)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("attach %s: %w", ifc.Name, err)
 		}
