@@ -57,7 +57,11 @@ type Config struct {
 	Attach   AttachMode // attach
 	Chain    string     // mangle chain for our NFQUEUE rules (tests use their own)
 	Limit    RateLimit  // per-TAP token bucket; the zero value is no limit
-	Logger   *slog.Logger
+	// Answer holds the kinds (KindRS, KindNS) the classifier may answer
+	// itself, from each Iface's Answers; the zero value sends every
+	// request to the daemon.
+	Answer Kinds
+	Logger *slog.Logger
 }
 
 // RateLimit is a token bucket: PerSecond packets a second on average, up to
@@ -116,6 +120,9 @@ func (c Config) validate() error {
 	}
 	if c.Attach > AttachTC {
 		return fmt.Errorf("attach: unknown mode %d", c.Attach)
+	}
+	if c.Answer&^(KindRS|KindNS) != 0 {
+		return fmt.Errorf("answers in the kernel: only rs and ns, not %v", c.Answer&^(KindRS|KindNS))
 	}
 	if c.Limit.PerSecond > 1e9 {
 		return fmt.Errorf("rate limit %d/s: at most 1000000000/s", c.Limit.PerSecond)
