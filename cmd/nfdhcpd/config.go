@@ -47,6 +47,9 @@ type General struct {
 	// QueueBalance is how many queues each kind is spread over, from its
 	// queue number up, one reader (on its own CPU) per queue.
 	QueueBalance int
+	// KernelAnswers lets the classifier answer RS and NS itself (tc
+	// steering), from templates the daemon writes.
+	KernelAnswers bool
 }
 
 // DHCP holds the [dhcp] section.
@@ -122,7 +125,8 @@ func defaultConfig() *Config {
 			RateLimit:  DefaultRateLimit,
 			// One queue per kind: the original's sample numbers its queues
 			// 42-45, which leaves no room for ranges.
-			QueueBalance: 1,
+			QueueBalance:  1,
+			KernelAnswers: true,
 		},
 		DHCP: DHCP{
 			Enable:        true,
@@ -238,6 +242,7 @@ var schema = map[string]map[string]setter{
 			c.General.RateLimit, err = ParseRateLimit(v)
 			return err
 		},
+		"kernel_answers": boolean(func(c *Config) *bool { return &c.General.KernelAnswers }),
 		"queue_balance": func(c *Config, v string) error {
 			n, err := strconv.ParseUint(v, 10, 16)
 			if err != nil || n < 1 || n > 1024 {
