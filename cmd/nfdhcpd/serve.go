@@ -44,7 +44,11 @@ type daemon struct {
 	store    *binding.Store
 	loader   *loader.Loader // nil in iptables steering
 	lcfg     loader.Config
-	sender   *nfq.Sender
+	// templates builds the classifier's answers (see answers), under
+	// templatesMu: a Responder is not shared between threads.
+	templates   *responder.Responder
+	templatesMu sync.Mutex
+	sender      *nfq.Sender
 	// reconciled holds the entries attached at start, whose Activated
 	// changes followBindings then finds already done.
 	reconciled map[*binding.Entry]bool
