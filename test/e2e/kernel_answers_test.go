@@ -239,3 +239,28 @@ func TestKernelAnswersOff(t *testing.T) {
 		}
 	})
 }
+
+// An upgrade from the release before answers in the kernel (layout 2: its
+// maps, program and TCX link left pinned on the TAP): the start recreates
+// the pins, and RS and NS are answered by the classifier from then on.
+func TestKernelAnswersAfterUpgrade(t *testing.T) {
+	lab.RequireTools(t, "rdisc6", "ndisc6")
+	forEachTCMode(t, func(t *testing.T, m steering) {
+		l := lab.New(t)
+		vm := l.AddVM("tap10", lab.SeedMAC)
+		conf, datapath := l.SeedConfig(m.setup(l)...)
+		lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
+		mac, _ := net.ParseMAC(lab.SeedMAC)
+		pinLayout(t, 2, l.PinPath, l.HostNS, l.Ifindex("tap10"), "tap10", mac)
+		d := l.StartDaemon(conf)
+		if !strings.Contains(d.Log(), "pinned maps from another layout, recreating") {
+			t.Errorf("the log does not say the layout-2 pins were recreated")
+		}
+		before := counters(t, l)
+		askRouter(t, vm, vm.HostMAC())
+		answeredInKernel(t, l, d, before, 1, 2)
+		if n := attachments(t, l, "tap10", l.Ifindex("tap10")); n != 1 {
+			t.Errorf("tap10: %d attachments, want 1", n)
+		}
+	})
+}
