@@ -449,12 +449,17 @@ static __always_inline __u64 take_template(struct iface_answers *t, __u64 gen, _
 			n = 0;
 			goto out;
 		}
-		for (__u64 i = 0; i < NFDHCPD_RA_MAX / 8; i++) {
-			if (i * 8 >= n)
-				break;
+		/*
+		 * The whole buffer, whatever the RA's length: a copy that
+		 * stopped at n would have the verifier follow the rest of the
+		 * program once for each place it could stop (57,000
+		 * instructions instead of 3,000, seconds at start under
+		 * emulation), for about 50 ns per RS saved.
+		 */
+		for (__u32 i = 0; i < NFDHCPD_RA_MAX / 8; i++) {
 			out[i] = ra[i];
-			/* A copy of variable length: keep clang from making
-			 * it a memcpy call, which BPF does not have. */
+			/* Keep clang from making it a memcpy call, which BPF
+			 * does not have. */
 			asm volatile("" ::: "memory");
 		}
 		goto out;
