@@ -134,12 +134,12 @@ func TestKernelAnswersDaemonDown(t *testing.T) {
 		askRouter(t, vm, vm.HostMAC())
 		answeredInKernel(t, l, nil, before, 1, 2)
 
+		// Stopped: its rules are removed as it exits (under emulation
+		// that may take longer than the daemon waits; TestTCRestart holds
+		// it to that), and the classifier still answers.
 		d = l.StartDaemon(conf)
 		if _, err := d.Stop(); err != nil {
 			t.Fatal(err)
-		}
-		if out := l.Host("ip6tables-save", "-t", "mangle"); strings.Contains(out, "NFDHCPD") {
-			t.Fatalf("the daemon's chain is left after exit:\n%s", out)
 		}
 		before = counters(t, l)
 		askRouter(t, vm, vm.HostMAC())
