@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/cilium/ebpf"
 )
@@ -85,6 +86,22 @@ func PinnedAnswers(pinPath string) (map[int]Answers, error) {
 		out[int(k.Ifindex)] = val.answers()
 	}
 	return out, nil
+}
+
+// PinnedRunStats reads the pinned classifier's run-time statistics: the
+// time spent in its runs and their number, kept by the kernel while
+// kernel.bpf_stats_enabled is on (or ebpf.EnableStats holds it on).
+func PinnedRunStats(pinPath string) (time.Duration, uint64, error) {
+	prog, err := ebpf.LoadPinnedProgram(filepath.Join(pinPath, progPin), &ebpf.LoadPinOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0, fmt.Errorf("open pinned classifier: %w", err)
+	}
+	defer prog.Close()
+	st, err := prog.Stats()
+	if err != nil {
+		return 0, 0, fmt.Errorf("classifier run statistics: %w", err)
+	}
+	return st.Runtime, st.RunCount, nil
 }
 
 func loadPinnedMap(pinPath, name string) (*ebpf.Map, error) {
