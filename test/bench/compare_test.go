@@ -200,9 +200,9 @@ func TestCompare(t *testing.T) {
 					}
 					r.Server = sv.name
 					results = append(results, r)
-					fmt.Printf("%-18s %-9s taps %3d  W %2d  %9.0f/s  p50 %7.1f µs  p99 %8.1f µs  lost %d wrong %d late %d  cpu/reply host %.2f µs server %.2f µs classifier %.0f ns/run\n",
+					fmt.Printf("%-18s %-9s taps %3d  W %2d  %9.0f/s  p50 %7.1f µs  p99 %8.1f µs  lost %d wrong %d late %d  cpu/reply generator %.2f µs server %.2f µs classifier %.0f ns/run\n",
 						r.Server, r.Kind, r.TAPs, r.Window, r.Rate, r.P50us, r.P99us, r.Lost, r.Wrong, r.Late,
-						r.HostCPUus, r.ServerCPUus, r.ClassifierNs)
+						r.GeneratorCPUus, r.ServerCPUus, r.ClassifierNs)
 				}
 			}
 		}
@@ -248,7 +248,7 @@ func printTable(w io.Writer, rs []Result) {
 			ref[key(r)] = r
 		}
 	}
-	fmt.Fprintf(w, "\n| server | kind | TAPs | W | replies/s | p50 µs | p99 µs | lost | wrong | × dnsmasq rate | × dnsmasq p50 | host CPU µs/reply | server CPU µs/reply | classifier ns/run |\n")
+	fmt.Fprintf(w, "\n| server | kind | TAPs | W | replies/s | p50 µs | p99 µs | lost | wrong | × dnsmasq rate | × dnsmasq p50 | generator CPU µs/reply | server CPU µs/reply | classifier ns/run |\n")
 	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		rate, p50 := "", ""
@@ -258,7 +258,7 @@ func printTable(w io.Writer, rs []Result) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.1f | %d | %d | %s | %s | %.2f | %.2f | %.0f |\n",
 			r.Server, r.Kind, r.TAPs, r.Window, r.Rate, r.P50us, r.P99us, r.Lost, r.Wrong, rate, p50,
-			r.HostCPUus, r.ServerCPUus, r.ClassifierNs)
+			r.GeneratorCPUus, r.ServerCPUus, r.ClassifierNs)
 	}
 }
 

@@ -39,13 +39,13 @@ type Result struct {
 	Wrong   uint64  `json:"wrong"`
 	Late    uint64  `json:"late"` // answers to requests already counted lost
 	Why     string  `json:"first_wrong,omitempty"`
-	// CPU per reply over the measured window (Load.Usage): every CPU of
-	// the host, which includes the generator's writes and reads and the
-	// kernel's receive path they run; the server process alone; and the
-	// classifier's time per run (tc steering).
-	HostCPUus    float64 `json:"host_cpu_us_per_reply,omitempty"`
-	ServerCPUus  float64 `json:"server_cpu_us_per_reply,omitempty"`
-	ClassifierNs float64 `json:"classifier_ns_per_run,omitempty"`
+	// CPU per reply over the measured window (Load.Usage): the
+	// generator's, whose writes run the kernel's receive path (and the
+	// whole answer, when the kernel answers); the server process's; and
+	// the classifier's time per run (tc steering), part of the generator's.
+	GeneratorCPUus float64 `json:"generator_cpu_us_per_reply,omitempty"`
+	ServerCPUus    float64 `json:"server_cpu_us_per_reply,omitempty"`
+	ClassifierNs   float64 `json:"classifier_ns_per_run,omitempty"`
 }
 
 // TAP is one VM's end of a TAP: a non-blocking descriptor of /dev/net/tun.

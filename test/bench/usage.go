@@ -3,69 +3,64 @@ package bench
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nfdhcpd/nfdhcpd/loader"
 )
 
-// Usage is CPU time spent so far, as the kernel accounts it: on a
-// hypervisor, CPU spent on infrastructure is CPU not sold.
+// Usage is CPU time spent so far, as the kernel accounts it per task: on
+// a hypervisor, CPU spent on infrastructure is CPU not sold. Per task, not
+// the host's total, because the machine is shared with other jobs.
 type Usage struct {
-	Host   time.Duration // every CPU busy (/proc/stat: user, nice, system, irq, softirq)
-	Server time.Duration // the server process, all threads, user and system (/proc/PID/stat)
-	// The classifier's own runs (BPF run-time statistics): what answering
-	// in the kernel costs, counted where it runs, in the writer's context.
+	// The generator: this process, whose TAP writes run the kernel's
+	// receive path, the classifier and, for answers in the kernel or the
+	// host's own NA, the whole answer; and whose reads take the replies.
+	Generator time.Duration
+	Server    time.Duration // the server process, all threads
+	// The classifier's own runs (BPF run-time statistics), part of the
+	// generator's time.
 	BPFTime time.Duration
 	BPFRuns uint64
 }
 
-// clockTick is USER_HZ, the unit of /proc's CPU times on every Linux
-// architecture the daemon runs on.
-const clockTick = 10 * time.Millisecond
-
-// hostBusy is the time every CPU spent busy since boot.
-func hostBusy() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
+// selfCPU is this process's user and system time, all threads.
+func selfCPU() (time.Duration, error) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		return 0, err
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: %q", line)
-	}
-	var busy uint64
-	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system . . irq softirq
-		n, err := strconv.ParseUint(f[i], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %q", line)
-		}
-		busy += n
-	}
-	return time.Duration(busy) * clockTick, nil
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
-// processCPU is pid's user and system time, all threads.
+// processCPU is pid's time on CPU, all threads, in nanoseconds
+// (/proc/PID/task/*/schedstat: /proc/PID/stat counts 10 ms ticks).
 func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("no tasks of pid %d", pid)
 	}
-	// The command name may hold blanks and parentheses: fields count from
-	// the last ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too short", pid)
+	var total time.Duration
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 1 {
+			return 0, fmt.Errorf("%s: %q", p, b)
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q", p, b)
+		}
+		total += time.Duration(ns)
 	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64)
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
-	}
-	return time.Duration(utime+stime) * clockTick, nil
+	return total, nil
 }
 
 // sampler reads a server's Usage; pinPath, when set, is where its
@@ -74,7 +69,7 @@ func sampler(pid int, pinPath string) func() (Usage, error) {
 	return func() (Usage, error) {
 		var u Usage
 		var err error
-		if u.Host, err = hostBusy(); err != nil {
+		if u.Generator, err = selfCPU(); err != nil {
 			return u, err
 		}
 		if u.Server, err = processCPU(pid); err != nil {
@@ -93,7 +88,7 @@ func (r *Result) perReply(from, to Usage) {
 		return
 	}
 	n := float64(r.Replies)
-	r.HostCPUus = float64((to.Host - from.Host).Nanoseconds()) / 1e3 / n
+	r.GeneratorCPUus = float64((to.Generator - from.Generator).Nanoseconds()) / 1e3 / n
 	r.ServerCPUus = float64((to.Server - from.Server).Nanoseconds()) / 1e3 / n
 	if runs := to.BPFRuns - from.BPFRuns; runs > 0 {
 		r.ClassifierNs = float64((to.BPFTime - from.BPFTime).Nanoseconds()) / float64(runs)
