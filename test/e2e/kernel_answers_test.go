@@ -264,3 +264,17 @@ func TestKernelAnswersAfterUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// iptables steering is unchanged: kernel_answers (on by default) has no
+// classifier to answer with, and the daemon answers every RS and NS.
+func TestKernelAnswersIPTablesUnchanged(t *testing.T) {
+	lab.RequireTools(t, "rdisc6", "ndisc6")
+	if !lab.Selected("NFDHCPD_E2E_STEERING", iptablesMode.name) {
+		t.Skip("iptables steering is not among the selected modes")
+	}
+	_, vm, d, _ := seedLab(t, iptablesMode, "kernel_answers", "yes")
+	askRouter(t, vm, vm.HostMAC())
+	if daemonRequests(d, "rs") < 1 || daemonRequests(d, "ns") < 2 {
+		t.Errorf("the daemon got %d RS and %d NS, want at least 1 and 2", daemonRequests(d, "rs"), daemonRequests(d, "ns"))
+	}
+}
