@@ -135,15 +135,18 @@ deb: man
 # Performance (root; not part of `make test`; a few minutes): the Go
 # benchmarks of the responder and the classifier, then dnsmasq and nfdhcpd
 # (iptables and tc steering) side by side on the same real TAPs, then
-# 10,000 bindings, then fairness (50 VMs' DORAs beside one flooding VM).
-# Table on stdout; numbers in build/bench*.json and build/fairness.json.
+# Kea's perfdhcp playing one busy VM (skipped, saying so, without
+# kea-admin), 10,000 bindings, then fairness (50 VMs' DORAs beside one
+# flooding VM). Table on stdout; numbers in build/bench*.json,
+# build/perfdhcp.json and build/fairness.json.
 # BENCH_DURATION (per cell, default 1s), BENCH_TAPS, BENCH_QUEUES,
 # BENCH_KINDS, BENCH_SERVERS, BENCH_SCALE_TAPS, BENCH_DAEMON_WRAP: see test/bench.
 bench: build
 	@mkdir -p build
-	@echo "== machine: $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $$(uname -r)"
+	@echo "== machine: $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $$(uname -r), load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 	$(GO) test -run '^$$' -bench '^BenchmarkReply$$' -benchmem ./responder/
-	$(GO) test -run '^$$' -bench '^BenchmarkClassifier$$' -benchmem ./loader/
+	$(GO) test -run '^$$' -bench '^(BenchmarkClassifier|BenchmarkAnswer)$$' -benchmem ./loader/
 	NFDHCPD_BENCH=1 NFDHCPD_BIN=$(CURDIR)/bin/nfdhcpd BENCH_OUT=$(CURDIR)/build/bench.json FAIR_OUT=$(CURDIR)/build/fairness.json \
-		$(GO) test -count=1 -timeout 30m -v -run '^(TestCompare|TestScale|TestFairness)$$' ./test/bench/ 2>&1 | \
+		PERF_OUT=$(CURDIR)/build/perfdhcp.json \
+		$(GO) test -count=1 -timeout 30m -v -run '^(TestCompare|TestPerfdhcp|TestScale|TestFairness)$$' ./test/bench/ 2>&1 | \
 		grep -v '^=== RUN' | tee build/bench.log; exit $${PIPESTATUS[0]}

@@ -47,6 +47,9 @@ type General struct {
 	Attach        loader.AttachMode
 	MetricsListen string           // host:port for metrics; "" is off
 	RateLimit     loader.RateLimit // per-TAP token bucket in the classifier (tc steering)
+	// KernelAnswers lets the classifier answer RS and NS itself (tc
+	// steering), from templates the daemon writes.
+	KernelAnswers bool
 }
 
 // DHCP holds the [dhcp] section.
@@ -123,6 +126,8 @@ func defaults() *Config {
 			MarkMask:   mask,
 			Attach:     loader.AttachAuto,
 			RateLimit:  loader.DefaultRateLimit,
+			// Answers in the kernel: the one path that beats the host's own NA.
+			KernelAnswers: true,
 		},
 		DHCP: DHCP{
 			Enable:        true,

@@ -29,7 +29,7 @@ func TestSeedSampleConfig(t *testing.T) {
 			PIDFile: "/var/run/nfdhcpd/nfdhcpd.pid", DataPath: "/var/lib/nfdhcpd", LogDir: "/var/log/nfdhcpd",
 			User: "nobody", Steering: SteeringAuto, BPFPinPath: "/sys/fs/bpf/nfdhcpd",
 			Mark: 0, MarkMask: 0x0e000000, Attach: loader.AttachAuto,
-			RateLimit: loader.RateLimit{PerSecond: 200, Burst: 50},
+			RateLimit: loader.RateLimit{PerSecond: 200, Burst: 50}, KernelAnswers: true,
 		},
 		DHCP: DHCP{
 			Enable: true, LeaseLifetime: 604800 * time.Second, LeaseRenewal: 3600 * time.Second,
@@ -47,6 +47,9 @@ func TestSeedSampleConfig(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, cfg, cmpAddr, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)
+	}
+	if got := cfg.Loader().Answer; got != loader.Answerable {
+		t.Errorf("Loader().Answer = %v, want the classifier to answer %v (kernel_answers defaults to yes)", got, loader.Answerable)
 	}
 }
 
@@ -78,11 +81,11 @@ func TestConfigValues(t *testing.T) {
 			}
 			return ""
 		}},
-		{"new general keys, quotes, booleans", "[general]\nsteering = tc\nbpf_pin_path = /sys/fs/bpf/x/\nmark = 0x80000000\nmark_mask = 0xf0000000\nattach = tcx\nmetrics_listen = 127.0.0.1:9100\nrate_limit = 20\nuser = \"daemon\"\n[dhcp]\nenable_dhcp = FALSE\n[ipv6]\nenable_ipv6 = 0\n",
+		{"new general keys, quotes, booleans", "[general]\nsteering = tc\nbpf_pin_path = /sys/fs/bpf/x/\nmark = 0x80000000\nmark_mask = 0xf0000000\nattach = tcx\nmetrics_listen = 127.0.0.1:9100\nrate_limit = 20\nkernel_answers = off\nuser = \"daemon\"\n[dhcp]\nenable_dhcp = FALSE\n[ipv6]\nenable_ipv6 = 0\n",
 			func(c *Config) string {
 				g := c.General
 				if g.Steering != SteeringTC || g.BPFPinPath != "/sys/fs/bpf/x" || g.Mark != 0x80000000 || g.MarkMask != 0xf0000000 ||
-					g.Attach != loader.AttachTCX || g.MetricsListen != "127.0.0.1:9100" || g.RateLimit != (loader.RateLimit{PerSecond: 20, Burst: 5}) || g.User != "daemon" || c.DHCP.Enable || c.IPv6.Enable {
+					g.Attach != loader.AttachTCX || g.MetricsListen != "127.0.0.1:9100" || g.RateLimit != (loader.RateLimit{PerSecond: 20, Burst: 5}) || g.KernelAnswers || c.Loader().Answer != 0 || g.User != "daemon" || c.DHCP.Enable || c.IPv6.Enable {
 					return "general"
 				}
 				return ""

@@ -32,8 +32,12 @@ func (c *Config) Steered() loader.Queues {
 // Loader returns the [general] settings of tc steering.
 func (c *Config) Loader() loader.Config {
 	g := c.General
-	return loader.Config{PinPath: g.BPFPinPath, Mark: g.Mark, MarkMask: g.MarkMask,
+	lc := loader.Config{PinPath: g.BPFPinPath, Mark: g.Mark, MarkMask: g.MarkMask,
 		Attach: g.Attach, Limit: g.RateLimit}
+	if g.KernelAnswers {
+		lc.Answer = loader.Answerable
+	}
+	return lc
 }
 
 // Responder returns the daemon-wide part of every reply.

@@ -37,6 +37,7 @@ var schema = func() map[string]map[string]setter {
 			"attach":         text(func(c *Config) encoding.TextUnmarshaler { return &c.General.Attach }),
 			"metrics_listen": metricsListen,
 			"rate_limit":     text(func(c *Config) encoding.TextUnmarshaler { return &c.General.RateLimit }),
+			"kernel_answers": boolean(func(c *Config) *bool { return &c.General.KernelAnswers }),
 			"queue_balance": func(c *Config, v string) error {
 				n, err := strconv.ParseUint(v, 10, 16)
 				if err != nil || n < 1 || n > 1024 {

@@ -16,6 +16,7 @@ type Iface struct {
 	MAC      net.HardwareAddr // the binding's MAC: the only source accepted
 	MACSpoof bool             // accept any source MAC
 	Kinds    Kinds            // packets to mark on this TAP
+	Answers  Answers          // replies the classifier sends itself (Config.Answer)
 }
 
 // Methods reported by Method.
@@ -67,8 +68,11 @@ func (l *Loader) attachLocked(ifc Iface) (string, error) {
 	return l.attachClsOnly(ifc)
 }
 
-// putEntry writes ifc's entry in the ifaces map: what the classifier
-// checks packets from ifc.Index against.
+// putEntry writes ifc's entries in the ifaces and answers maps: what the
+// classifier checks packets from ifc.Index against, and answers them with.
+// Both carry a new generation; templates are written before the ifaces
+// entry and removed after it, so that the classifier never pairs an
+// ifaces entry with templates written for another.
 func (l *Loader) putEntry(ifc Iface) error {
 	if ifc.Index <= 0 {
 		return fmt.Errorf("attach %s: bad ifindex %d", ifc.Name, ifc.Index)
@@ -76,15 +80,38 @@ func (l *Loader) putEntry(ifc Iface) error {
 	if len(ifc.MAC) != 6 {
 		return fmt.Errorf("attach %s: MAC %q is not 6 bytes", ifc.Name, ifc.MAC)
 	}
-	v := classifierIfaceValue{Kinds: uint8(ifc.Kinds)}
+	gen := l.nextGen()
+	v := classifierIfaceValue{Kinds: uint8(ifc.Kinds), Gen: gen}
 	copy(v.Mac[:], ifc.MAC)
 	if ifc.MACSpoof {
 		v.Flags |= flagMACSpoof
 	}
+	a := l.answersFor(ifc)
+	if !a.empty() {
+		if err := l.putAnswers(ifc, a, gen); err != nil {
+			return err
+		}
+	}
 	if err := l.ifaces.Put(classifierIfaceKey{Ifindex: uint32(ifc.Index)}, &v); err != nil {
 		return fmt.Errorf("attach %s: write ifaces entry %d: %w", ifc.Name, ifc.Index, err)
 	}
+	if a.empty() {
+		return l.putAnswers(ifc, a, gen)
+	}
 	return nil
+}
+
+// answersFor is what of ifc.Answers the classifier may send: the kinds
+// Config.Answer names and ifc marks.
+func (l *Loader) answersFor(ifc Iface) Answers {
+	a := ifc.Answers
+	if l.cfg.Answer&ifc.Kinds&KindRS == 0 {
+		a.RA = nil
+	}
+	if l.cfg.Answer&ifc.Kinds&KindNS == 0 {
+		a.NA = nil
+	}
+	return a
 }
 
 // attachClsOnly leaves ifc with our cls_bpf filter and no TCX link.
@@ -115,10 +142,14 @@ func (l *Loader) detachLocked(ifindex int, name string) error {
 		errs = append(errs, fmt.Errorf("detach %s: delete ifaces entry %d: %w", name, ifindex, err))
 	}
 	// After the ifaces entry: with that gone the classifier creates no
-	// new bucket for this ifindex.
+	// new bucket for this ifindex, and looks up no answers.
 	err = l.limits.Delete(classifierIfaceKey{Ifindex: uint32(ifindex)})
 	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		errs = append(errs, fmt.Errorf("detach %s: delete limits entry %d: %w", name, ifindex, err))
+	}
+	err = l.answers.Delete(classifierIfaceKey{Ifindex: uint32(ifindex)})
+	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		errs = append(errs, fmt.Errorf("detach %s: delete answers entry %d: %w", name, ifindex, err))
 	}
 	l.upgrades.drop(ifindex)
 	errs = append(errs, l.detachTCX(ifindex, name), l.detachClsBPF(ifindex, name))

@@ -13,6 +13,17 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type classifierAnswerBuf struct {
+	_ structs.HostLayout
+	W [190]uint64
+}
+
+type classifierAnswerNa struct {
+	_      structs.HostLayout
+	Target [16]uint8
+	Frame  [88]uint8
+}
+
 type classifierCounters struct {
 	_            structs.HostLayout
 	Dhcp         classifierKindCounters
@@ -21,6 +32,21 @@ type classifierCounters struct {
 	Dhcpv6       classifierKindCounters
 	Unbound      uint64
 	Unconfigured uint64
+	AnswerErrors uint64
+}
+
+type classifierIfaceAnswers struct {
+	_    structs.HostLayout
+	Lock struct {
+		_   structs.HostLayout
+		Val uint32
+	}
+	RaLen   uint32
+	Gen     uint64
+	NaCount uint32
+	Pad     uint32
+	Na      [2]classifierAnswerNa
+	Ra      [1520]uint8
 }
 
 type classifierIfaceKey struct {
@@ -45,6 +71,7 @@ type classifierIfaceValue struct {
 	Mac   [6]uint8
 	Kinds uint8
 	Flags uint8
+	Gen   uint64
 }
 
 type classifierKindCounters struct {
@@ -53,27 +80,32 @@ type classifierKindCounters struct {
 	Spoofed  uint64
 	Disabled uint64
 	Limited  uint64
+	Answered uint64
 }
 
 type classifierMarkConfig struct {
-	_          structs.HostLayout
-	Version    uint32
-	Mask       uint32
-	DhcpMark   uint32
-	RsMark     uint32
-	NsMark     uint32
-	Dhcpv6Mark uint32
-	IntervalNs uint64
-	BurstNs    uint64
+	_           structs.HostLayout
+	Version     uint32
+	Mask        uint32
+	DhcpMark    uint32
+	RsMark      uint32
+	NsMark      uint32
+	Dhcpv6Mark  uint32
+	AnswerKinds uint32
+	Pad         uint32
+	IntervalNs  uint64
+	BurstNs     uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	classifierMapAnswers          = "answers"
 	classifierMapConfig           = "config"
 	classifierMapIfaces           = "ifaces"
 	classifierMapLimits           = "limits"
+	classifierMapScratch          = "scratch"
 	classifierMapStats            = "stats"
 	classifierProgNfdhcpdClassify = "nfdhcpd_classify"
 )
@@ -127,10 +159,12 @@ type classifierProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type classifierMapSpecs struct {
-	Config *ebpf.MapSpec `ebpf:"config"`
-	Ifaces *ebpf.MapSpec `ebpf:"ifaces"`
-	Limits *ebpf.MapSpec `ebpf:"limits"`
-	Stats  *ebpf.MapSpec `ebpf:"stats"`
+	Answers *ebpf.MapSpec `ebpf:"answers"`
+	Config  *ebpf.MapSpec `ebpf:"config"`
+	Ifaces  *ebpf.MapSpec `ebpf:"ifaces"`
+	Limits  *ebpf.MapSpec `ebpf:"limits"`
+	Scratch *ebpf.MapSpec `ebpf:"scratch"`
+	Stats   *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // classifierVariableSpecs contains global variables before they are loaded into the kernel.
@@ -159,17 +193,21 @@ func (o *classifierObjects) Close() error {
 //
 // It can be passed to loadClassifierObjects or ebpf.CollectionSpec.LoadAndAssign.
 type classifierMaps struct {
-	Config *ebpf.Map `ebpf:"config"`
-	Ifaces *ebpf.Map `ebpf:"ifaces"`
-	Limits *ebpf.Map `ebpf:"limits"`
-	Stats  *ebpf.Map `ebpf:"stats"`
+	Answers *ebpf.Map `ebpf:"answers"`
+	Config  *ebpf.Map `ebpf:"config"`
+	Ifaces  *ebpf.Map `ebpf:"ifaces"`
+	Limits  *ebpf.Map `ebpf:"limits"`
+	Scratch *ebpf.Map `ebpf:"scratch"`
+	Stats   *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *classifierMaps) Close() error {
 	return _ClassifierClose(
+		m.Answers,
 		m.Config,
 		m.Ifaces,
 		m.Limits,
+		m.Scratch,
 		m.Stats,
 	)
 }

@@ -62,7 +62,11 @@ type Config struct {
 	Attach   AttachMode // attach
 	Chain    string     // mangle chain for our NFQUEUE rules (tests use their own)
 	Limit    RateLimit  // per-TAP token bucket; the zero value is no limit
-	Logger   *slog.Logger
+	// Answer holds the kinds (KindRS, KindNS) the classifier may answer
+	// itself, from each Iface's Answers; the zero value sends every
+	// request to the daemon.
+	Answer Kinds
+	Logger *slog.Logger
 }
 
 // ErrUnsupported is wrapped by errors meaning that tc steering cannot work
@@ -95,6 +99,9 @@ func (c Config) validate() error {
 	}
 	if c.Attach > AttachTC {
 		return fmt.Errorf("attach: unknown mode %d", c.Attach)
+	}
+	if c.Answer&^Answerable != 0 {
+		return fmt.Errorf("answers in the kernel: only rs and ns, not %v", c.Answer&^Answerable)
 	}
 	if err := c.Limit.validate(); err != nil {
 		return fmt.Errorf("rate limit %s: %w", c.Limit, err)

@@ -23,6 +23,9 @@ func TestHeaderConstants(t *testing.T) {
 		"NFDHCPD_KIND_NS":        uint64(KindNS),
 		"NFDHCPD_KIND_DHCPV6":    uint64(KindDHCPv6),
 		"NFDHCPD_FLAG_MACSPOOF":  uint64(flagMACSpoof),
+		"NFDHCPD_NA_LEN":         NALen,
+		"NFDHCPD_NA_MAX":         naMax,
+		"NFDHCPD_RA_MAX":         raMax,
 	}
 	cSide := headerConstants(t, string(src))
 	for name, want := range cSide {

@@ -14,6 +14,9 @@ const (
 	KindDHCPv6                   // IPv6 UDP to port 547
 
 	AllKinds = KindDHCP | KindRS | KindNS | KindDHCPv6
+	// Answerable are the kinds the classifier can answer itself, from
+	// the templates in the answers map (Config.Answer).
+	Answerable = KindRS | KindNS
 )
 
 // KindInfo is what the daemon knows of one kind.

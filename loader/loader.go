@@ -18,7 +18,7 @@ import (
 // layoutVersion is NFDHCPD_LAYOUT_VERSION in bpf/nfdhcpd.h (TestHeaderConstants
 // holds them equal): pinned maps written by another layout are recreated,
 // not reused.
-const layoutVersion = 2
+const layoutVersion = 3
 
 // Names under PinPath.
 const (
@@ -33,13 +33,16 @@ type Loader struct {
 	log  *slog.Logger
 	lock *os.File // PinPath, flocked
 
-	mu     sync.Mutex
-	prog   *ebpf.Program
-	progID ebpf.ProgramID
-	ifaces *ebpf.Map
-	limits *ebpf.Map
-	stats  *ebpf.Map
-	config *ebpf.Map
+	mu      sync.Mutex
+	prog    *ebpf.Program
+	progID  ebpf.ProgramID
+	ifaces  *ebpf.Map
+	limits  *ebpf.Map
+	stats   *ebpf.Map
+	config  *ebpf.Map
+	answers *ebpf.Map
+	scratch *ebpf.Map
+	gen     uint64 // the last ifaces entry's generation (see nextGen)
 
 	pins     map[int][]string // link pin paths by ifindex, under mu (see indexPins)
 	upgrades upgradeQueue     // cls_bpf attachments waiting for Upgrade
@@ -79,7 +82,7 @@ func Open(cfg Config) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Loader{cfg: cfg, log: cfg.Logger.With("pin_path", cfg.PinPath), lock: lock, bulkTCX: bulkTCX}
+	l := &Loader{cfg: cfg, log: cfg.Logger.With("pin_path", cfg.PinPath), lock: lock, bulkTCX: bulkTCX, gen: firstGen()}
 	// From here on reach the pin directory through the descriptor we hold:
 	// a daemon that drops root can no longer walk a bpffs mounted 0700, as
 	// systemd mounts /sys/fs/bpf, but a /proc/self/fd path resolves through
@@ -142,6 +145,7 @@ func (l *Loader) load() error {
 		return fmt.Errorf("%w: load classifier: %w", ErrUnsupported, err)
 	}
 	l.ifaces, l.limits, l.stats, l.config = objs.Ifaces, objs.Limits, objs.Stats, objs.Config
+	l.answers, l.scratch = objs.Answers, objs.Scratch
 
 	if err := l.writeConfig(); err != nil {
 		objs.NfdhcpdClassify.Close()
@@ -175,7 +179,8 @@ func (l *Loader) dropStaleMaps() bool {
 }
 
 func (l *Loader) unpinMaps() {
-	for _, name := range []string{classifierMapIfaces, classifierMapLimits, classifierMapStats, classifierMapConfig, progPin} {
+	for _, name := range []string{classifierMapIfaces, classifierMapLimits, classifierMapStats, classifierMapConfig,
+		classifierMapAnswers, classifierMapScratch, progPin} {
 		if err := os.Remove(filepath.Join(l.cfg.PinPath, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.log.Warn("remove stale pin", "name", name, "error", err)
 		}
@@ -190,6 +195,9 @@ func (l *Loader) writeConfig() error {
 		RsMark:     MarkFor(l.cfg, KindRS),
 		NsMark:     MarkFor(l.cfg, KindNS),
 		Dhcpv6Mark: MarkFor(l.cfg, KindDHCPv6),
+		// Set at every start: turning answers off takes effect at
+		// once, before Reconcile has removed the templates.
+		AnswerKinds: uint32(l.cfg.Answer),
 	}
 	c.IntervalNs, c.BurstNs = l.cfg.Limit.bucket()
 	if err := l.config.Put(uint32(0), &c); err != nil {
@@ -235,7 +243,7 @@ func (l *Loader) sameProgram(freshInfo *ebpf.ProgramInfo, old *ebpf.Program) boo
 		return false
 	}
 	want := []ebpf.MapID{}
-	for _, m := range []*ebpf.Map{l.ifaces, l.limits, l.stats, l.config} {
+	for _, m := range l.maps() {
 		info, err := m.Info()
 		if err != nil {
 			return false
@@ -247,6 +255,11 @@ func (l *Loader) sameProgram(freshInfo *ebpf.ProgramInfo, old *ebpf.Program) boo
 	slices.Sort(want)
 	have = slices.Sorted(slices.Values(have))
 	return slices.Equal(want, have)
+}
+
+// maps are the classifier's maps, all pinned.
+func (l *Loader) maps() []*ebpf.Map {
+	return []*ebpf.Map{l.ifaces, l.limits, l.stats, l.config, l.answers, l.scratch}
 }
 
 func (l *Loader) setProgram(p *ebpf.Program, how string) error {
@@ -273,12 +286,12 @@ func (l *Loader) Close() error {
 	if l.prog != nil {
 		errs = append(errs, l.prog.Close())
 	}
-	for _, m := range []*ebpf.Map{l.ifaces, l.limits, l.stats, l.config} {
+	for _, m := range l.maps() {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
 	}
-	l.prog, l.ifaces, l.limits, l.stats, l.config = nil, nil, nil, nil, nil
+	l.prog, l.ifaces, l.limits, l.stats, l.config, l.answers, l.scratch = nil, nil, nil, nil, nil, nil, nil
 	l.upgrades.clear()
 	if l.nl != nil {
 		l.nl.Close()

@@ -123,7 +123,7 @@ func TestAttachDetach(t *testing.T) {
 				}
 			}
 			v, ok := mapEntry(t, l, ifc.Index)
-			want := classifierIfaceValue{Mac: [6]uint8(vmMAC), Kinds: uint8(KindDHCP | KindRS), Flags: flagMACSpoof}
+			want := classifierIfaceValue{Mac: [6]uint8(vmMAC), Kinds: uint8(KindDHCP | KindRS), Flags: flagMACSpoof, Gen: l.gen}
 			if !ok || v != want {
 				t.Fatalf("ifaces[%d] = %+v (present %v), want %+v", ifc.Index, v, ok, want)
 			}

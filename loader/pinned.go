@@ -1,14 +1,16 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/cilium/ebpf"
 )
 
-// PinnedIfaces, PinnedStats and PinnedLimits read the classifier's state
+// PinnedIfaces, PinnedStats, PinnedLimits and PinnedAnswers read the classifier's state
 // from the pins under pinPath, read-only and without a Loader or the pin
 // folder's lock: what a second process, such as a test or an operator's
 // tool, sees of a running daemon.
@@ -51,6 +53,55 @@ func PinnedLimits(pinPath string) (map[int]TapLimit, error) {
 	}
 	defer m.Close()
 	return readLimits(m)
+}
+
+// PinnedAnswers reads the answers map: ifindex → the templates the
+// classifier answers that TAP's RS and NS with.
+func PinnedAnswers(pinPath string) (map[int]Answers, error) {
+	m, err := loadPinnedMap(pinPath, classifierMapAnswers)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	var keys []classifierIfaceKey
+	var key classifierIfaceKey
+	var val classifierIfaceAnswers
+	it := m.Iterate()
+	for it.Next(&key, &val) {
+		keys = append(keys, key)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read answers map: %w", err)
+	}
+	out := map[int]Answers{}
+	for _, k := range keys {
+		// Under the entry's lock, as the classifier reads it: never half
+		// of one write.
+		if err := m.LookupWithFlags(k, &val, ebpf.LookupLock); err != nil {
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("read answers entry %d: %w", k.Ifindex, err)
+		}
+		out[int(k.Ifindex)] = val.answers()
+	}
+	return out, nil
+}
+
+// PinnedRunStats reads the pinned classifier's run-time statistics: the
+// time spent in its runs and their number, kept by the kernel while
+// kernel.bpf_stats_enabled is on (or ebpf.EnableStats holds it on).
+func PinnedRunStats(pinPath string) (time.Duration, uint64, error) {
+	prog, err := ebpf.LoadPinnedProgram(filepath.Join(pinPath, progPin), &ebpf.LoadPinOptions{ReadOnly: true})
+	if err != nil {
+		return 0, 0, fmt.Errorf("open pinned classifier: %w", err)
+	}
+	defer prog.Close()
+	st, err := prog.Stats()
+	if err != nil {
+		return 0, 0, fmt.Errorf("classifier run statistics: %w", err)
+	}
+	return st.Runtime, st.RunCount, nil
 }
 
 func loadPinnedMap(pinPath, name string) (*ebpf.Map, error) {

@@ -37,9 +37,11 @@ func (l *Loader) Reconcile(ctx context.Context, want []Iface) (map[int]string, e
 	var errs []error
 
 	// Map entries whose bindings are gone: ifaces first, so that the
-	// classifier creates no new bucket for them meanwhile.
+	// classifier creates no new bucket for them meanwhile, and answers
+	// none of their requests. Entries of wanted ones are rewritten below.
 	errs = append(errs, l.dropStaleEntries(l.ifaces, classifierMapIfaces, wanted, new(classifierIfaceValue)))
 	errs = append(errs, l.dropStaleEntries(l.limits, classifierMapLimits, wanted, new(classifierIfaceLimit)))
+	errs = append(errs, l.dropStaleEntries(l.answers, classifierMapAnswers, wanted, new(classifierIfaceAnswers)))
 
 	// Pinned TCX links of interfaces no longer wanted (or pins we cannot
 	// read as ours).

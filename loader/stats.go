@@ -12,6 +12,7 @@ type KindStats struct {
 	Spoofed  uint64 // source MAC not the binding's, no MACSPOOF: dropped
 	Disabled uint64 // interface bound but this kind not enabled: untouched
 	Limited  uint64 // over its TAP's rate limit: dropped
+	Answered uint64 // answered by the classifier itself (RS, NS)
 }
 
 // Stats are the classifier's counters summed over CPUs.
@@ -19,6 +20,7 @@ type Stats struct {
 	DHCP, RS, NS, DHCPv6 KindStats
 	Unbound              uint64 // matching packet on an ifindex with no ifaces entry
 	Unconfigured         uint64 // matching packet before the config map was written
+	AnswerErrors         uint64 // answers a helper refused to build: passed on, or dropped if not restored
 }
 
 // Of returns k's counters when k is exactly one kind.
@@ -65,6 +67,7 @@ func sumCounters(perCPU []classifierCounters) Stats {
 		dst.Spoofed += src.Spoofed
 		dst.Disabled += src.Disabled
 		dst.Limited += src.Limited
+		dst.Answered += src.Answered
 	}
 	for _, c := range perCPU {
 		add(&s.DHCP, c.Dhcp)
@@ -73,6 +76,7 @@ func sumCounters(perCPU []classifierCounters) Stats {
 		add(&s.DHCPv6, c.Dhcpv6)
 		s.Unbound += c.Unbound
 		s.Unconfigured += c.Unconfigured
+		s.AnswerErrors += c.AnswerErrors
 	}
 	return s
 }

@@ -74,7 +74,8 @@ var (
 	descQueueDrop  = desc("nfqueue_dropped_total", "Packets the kernel dropped before the daemon read them: reason queue_full or socket (netlink buffer overrun).", "queue", "kind", "reason")
 	descQueueWait  = desc("nfqueue_waiting", "Packets waiting in the queue for a verdict.", "queue", "kind")
 	descBindings   = desc("bindings", "Binding files: loaded (a good version in force), active (its TAP exists), waiting (loaded, not active), rejected (the last version was refused).", "state")
-	descClsPackets = desc("classifier_packets_total", "tc steering: packets the classifier marked, dropped as spoofed or over their TAP's rate limit (limited), or let through because the kind is disabled.", "kind", "result")
+	descClsPackets = desc("classifier_packets_total", "tc steering: packets the classifier marked for the daemon, answered itself (RS, NS), dropped as spoofed or over their TAP's rate limit (limited), or let through because the kind is disabled.", "kind", "result")
+	descClsAnsErr  = desc("classifier_answer_errors_total", "tc steering: answers in the kernel a helper refused to build; the request went on to the daemon (or was dropped, when it could not be restored).")
 	descClsUnbound = desc("classifier_unbound_total", "tc steering: matching packets on an interface with no binding.")
 	descAttached   = desc("attached_taps", "tc steering: active bindings by classifier attach method (none: not attached).", "method")
 	descInfo       = desc("info", "Build and steering mode; always 1.", "version", "steering")
@@ -85,7 +86,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descReplies, descLatency, descSendErrors, descVerdictErr,
-		descPanics, descLeftOut, descQueueDrop, descQueueWait, descBindings, descClsPackets, descClsUnbound, descAttached, descInfo,
+		descPanics, descLeftOut, descQueueDrop, descQueueWait, descBindings, descClsPackets, descClsAnsErr, descClsUnbound, descAttached, descInfo,
 		descDelegated, descRouteErrs} {
 		ch <- d
 	}
@@ -241,8 +242,12 @@ func (c *Collector) collectClassifier(counter func(*prometheus.Desc, uint64, ...
 		counter(descClsPackets, ks.Spoofed, k.Name, "spoofed")
 		counter(descClsPackets, ks.Disabled, k.Name, "disabled")
 		counter(descClsPackets, ks.Limited, k.Name, "limited")
+		if k.Kind&loader.Answerable != 0 {
+			counter(descClsPackets, ks.Answered, k.Name, "answered")
+		}
 	}
 	counter(descClsUnbound, st.Unbound)
+	counter(descClsAnsErr, st.AnswerErrors)
 }
 
 // logWarn logs that what could not be read, at most once per warnInterval.

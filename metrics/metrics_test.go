@@ -79,7 +79,8 @@ func testSources(t *testing.T) *Sources {
 	return &Sources{
 		Version: "1.2.3", Steering: "tc", Stats: st, Bindings: fakeBindings{},
 		Classifier: func() (loader.Stats, error) {
-			return loader.Stats{DHCP: loader.KindStats{Marked: 10, Spoofed: 2}, NS: loader.KindStats{Disabled: 1}, Unbound: 6}, nil
+			return loader.Stats{DHCP: loader.KindStats{Marked: 10, Spoofed: 2}, NS: loader.KindStats{Disabled: 1, Answered: 8},
+				RS: loader.KindStats{Answered: 5}, Unbound: 6, AnswerErrors: 1}, nil
 		},
 		Method: func(ifindex int) string {
 			if ifindex == 7 {
@@ -106,6 +107,9 @@ nfdhcpd_bindings{state="active"} 2
 nfdhcpd_bindings{state="loaded"} 3
 nfdhcpd_bindings{state="rejected"} 2
 nfdhcpd_bindings{state="waiting"} 1
+# HELP nfdhcpd_classifier_answer_errors_total tc steering: answers in the kernel a helper refused to build; the request went on to the daemon (or was dropped, when it could not be restored).
+# TYPE nfdhcpd_classifier_answer_errors_total counter
+nfdhcpd_classifier_answer_errors_total 1
 # HELP nfdhcpd_classifier_unbound_total tc steering: matching packets on an interface with no binding.
 # TYPE nfdhcpd_classifier_unbound_total counter
 nfdhcpd_classifier_unbound_total 6
@@ -138,7 +142,7 @@ nfdhcpd_verdict_errors_total 1
 # TYPE nfdhcpd_info gauge
 nfdhcpd_info{steering="tc",version="1.2.3"} 1
 `
-	names := []string{"nfdhcpd_attached_taps", "nfdhcpd_bindings", "nfdhcpd_classifier_unbound_total",
+	names := []string{"nfdhcpd_attached_taps", "nfdhcpd_bindings", "nfdhcpd_classifier_unbound_total", "nfdhcpd_classifier_answer_errors_total",
 		"nfdhcpd_nfqueue_dropped_total", "nfdhcpd_nfqueue_waiting", "nfdhcpd_left_out_total", "nfdhcpd_panics_total", "nfdhcpd_send_errors_total",
 		"nfdhcpd_verdict_errors_total", "nfdhcpd_info"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
@@ -155,6 +159,8 @@ nfdhcpd_info{steering="tc",version="1.2.3"} 1
 		{"nfdhcpd_classifier_packets_total", map[string]string{"kind": "dhcp", "result": "marked"}, 10},
 		{"nfdhcpd_classifier_packets_total", map[string]string{"kind": "dhcp", "result": "spoofed"}, 2},
 		{"nfdhcpd_classifier_packets_total", map[string]string{"kind": "ns", "result": "disabled"}, 1},
+		{"nfdhcpd_classifier_packets_total", map[string]string{"kind": "ns", "result": "answered"}, 8},
+		{"nfdhcpd_classifier_packets_total", map[string]string{"kind": "rs", "result": "answered"}, 5},
 		{"nfdhcpd_replies_total", nil, 0},
 	} {
 		got, ok := scrape(t, c)[Series(tt.name, tt.labels)]

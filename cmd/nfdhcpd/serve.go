@@ -63,6 +63,10 @@ type daemon struct {
 	// arrivals.
 	foundAtStart map[*binding.Entry]bool
 	routes       *route.Owner // the routes of delegated prefixes
+	// templates builds the classifier's answers (see answers), under
+	// templatesMu: a Responder is not shared between threads.
+	templates   *responder.Responder
+	templatesMu sync.Mutex
 	// reconciled holds the entries attached at start, whose Activated
 	// changes followBindings then finds already done.
 	reconciled map[*binding.Entry]bool

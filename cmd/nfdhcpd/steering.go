@@ -9,6 +9,8 @@ import (
 	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/config"
 	"github.com/nfdhcpd/nfdhcpd/loader"
+	"github.com/nfdhcpd/nfdhcpd/nfq"
+	"github.com/nfdhcpd/nfdhcpd/responder"
 )
 
 // startSteering sets up tc steering's root part (the classifier loaded,
@@ -84,7 +86,8 @@ func (d *daemon) reconcile(ctx context.Context) error {
 		}
 		d.log.Debug("steering", "iface", ifc.Name, "change", "reconciled", "ifindex", ifc.Index, "attach", m)
 	}
-	d.log.Info("classifier attached", "taps", len(want), "tcx", methods[loader.MethodTCX], "cls_bpf", methods[loader.MethodClsBPF])
+	d.log.Info("classifier attached", "taps", len(want), "tcx", methods[loader.MethodTCX], "cls_bpf", methods[loader.MethodClsBPF],
+		"kernel_answers", d.lcfg.Answer.String())
 	return nil
 }
 
@@ -133,8 +136,27 @@ func (d *daemon) steer(c binding.Change) {
 // iface is the classifier's view of a binding: which kinds to mark is the
 // configuration's (the responder decides what to answer).
 func (d *daemon) iface(e *binding.Entry) loader.Iface {
-	return loader.Iface{Index: e.TAP.Index, Name: e.TAP.Name, MAC: e.Binding.MAC, MACSpoof: e.Binding.MACSpoof,
-		Kinds: d.cfg.Steered().Kinds()}
+	k := d.cfg.Steered().Kinds()
+	return loader.Iface{Index: e.TAP.Index, Name: e.TAP.Name, MAC: e.Binding.MAC, MACSpoof: e.Binding.MACSpoof, Kinds: k,
+		Answers: d.answers(e, k)}
+}
+
+// answers are the replies the classifier sends itself for e's RS and NS
+// (kernel_answers), built by the responder from the binding as it is
+// served: the loader rewrites them with every change of the binding or of
+// its TAP (its MAC, its index), and at every start, for the settings.
+func (d *daemon) answers(e *binding.Entry, k loader.Kinds) loader.Answers {
+	if d.lcfg.Answer&k == 0 {
+		return loader.Answers{}
+	}
+	l := nfq.LeaseOf(e, d.settings)
+	d.templatesMu.Lock()
+	defer d.templatesMu.Unlock()
+	if d.templates == nil {
+		d.templates = responder.New(*d.settings)
+	}
+	t := d.templates.Templates(l)
+	return loader.Answers{RA: t.RA, NA: t.NA}
 }
 
 // chownTree gives dir and everything in it to acct (a no-op for root, or

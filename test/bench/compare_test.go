@@ -6,13 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/nfdhcpd/nfdhcpd/test/lab"
@@ -81,10 +81,13 @@ func openTAP(t *testing.T, l *lab.Lab, vm VM) TAP {
 	return TAP{VM: vm, FD: fd}
 }
 
-// server is one of the compared servers: start serves taps until stop.
+// server is one of the compared servers: start serves taps until stop,
+// and returns the reading of its CPU usage. kinds, when set, are the only
+// kinds measured on it (the others take its sibling's path).
 type server struct {
 	name  string
-	start func(t *testing.T, vms []VM) (stop func())
+	kinds []Kind
+	start func(t *testing.T, vms []VM) (stop func(), usage func() (Usage, error))
 }
 
 func TestCompare(t *testing.T) {
@@ -101,8 +104,9 @@ func TestCompare(t *testing.T) {
 	cell := envDuration("BENCH_DURATION", time.Second)
 	satWindow := map[int]int{1: envInt("BENCH_WINDOW_1", 32), nTAPs: envInt("BENCH_WINDOW_N", 4)}
 	workers := envInt("BENCH_WORKERS", 2)
-	// Queues per kind (queue_balance): one per CPU by default.
-	balance := min(envInt("BENCH_QUEUES", runtime.NumCPU()), 10)
+	// Queues per kind (queue_balance): the daemon's default, one, unless
+	// BENCH_QUEUES says otherwise: the numbers are what users run.
+	balance := min(envInt("BENCH_QUEUES", 1), 10)
 	var genCPUs []int
 	for _, c := range strings.Split(os.Getenv("BENCH_GEN_CPUS"), ",") {
 		if n, err := strconv.Atoi(c); err == nil {
@@ -121,13 +125,26 @@ func TestCompare(t *testing.T) {
 		}
 	}
 
-	startDaemon := func(t *testing.T, vms []VM, settings ...string) func() {
+	// The classifier's run time, as the kernel keeps it while asked to.
+	if stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err != nil {
+		t.Logf("no BPF run-time statistics (%v): no classifier time per run", err)
+	} else {
+		defer stats.Close()
+	}
+	startDaemon := func(t *testing.T, vms []VM, pinPath string, settings ...string) (func(), func() (Usage, error)) {
 		// rate_limit 0: the classifier's per-TAP limit (200/s by default)
 		// would cap one TAP's load, and dnsmasq has none.
-		return startBenchDaemon(t, l, bin, vms, balance, append(settings, "rate_limit", "0")...)
+		p, stop := startBenchDaemon(t, l, bin, vms, balance, append(settings, "rate_limit", "0")...)
+		return stop, sampler(p.Pid(), pinPath)
+	}
+	tcDaemon := func(settings ...string) func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
+		return func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
+			pin := l.BPFFS()
+			return startDaemon(t, vms, pin, append([]string{"steering", "tc", "bpf_pin_path", pin}, settings...)...)
+		}
 	}
 	servers := []server{
-		{"dnsmasq", func(t *testing.T, vms []VM) func() {
+		{name: "dnsmasq", start: func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
 			p, err := StartProcess("dnsmasq", l.HostNS, "", 0, DnsmasqArgs(vms, l.Dir)...)
 			if err != nil {
 				t.Fatal(err)
@@ -137,27 +154,36 @@ func TestCompare(t *testing.T) {
 				if t.Failed() {
 					t.Logf("dnsmasq output:\n%s", p.Output())
 				}
-			}
+			}, sampler(p.Pid(), "")
 		}},
-		{"nfdhcpd-iptables", func(t *testing.T, vms []VM) func() {
+		{name: "nfdhcpd-iptables", start: func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
 			queueRules(l, balance)
-			stop := startDaemon(t, vms, "steering", "iptables")
+			stop, usage := startDaemon(t, vms, "", "steering", "iptables")
 			return func() {
 				stop()
 				l.Host("iptables", "-w", "-t", "mangle", "-F", "PREROUTING")
 				l.Host("ip6tables", "-w", "-t", "mangle", "-F", "PREROUTING")
-			}
+			}, usage
 		}},
-		{"nfdhcpd-tc", func(t *testing.T, vms []VM) func() {
-			return startDaemon(t, vms, "steering", "tc", "bpf_pin_path", l.BPFFS())
-		}},
+		// RS and NS answered by the daemon through NFQUEUE, as before
+		// answers in the kernel; DHCP takes that path in nfdhcpd-tc too.
+		{name: "nfdhcpd-tc-nfqueue", kinds: []Kind{RS, NS}, start: tcDaemon("kernel_answers", "no")},
+		// The default: RS and NS answered by the classifier.
+		{name: "nfdhcpd-tc", start: tcDaemon()},
 	}
 	servers = selectServers(servers)
 
 	var results []Result
 	for _, sv := range servers {
-		stop := sv.start(t, vms)
-		for _, k := range kinds {
+		svKinds := kinds
+		if sv.kinds != nil {
+			svKinds = slices.DeleteFunc(slices.Clone(kinds), func(k Kind) bool { return !slices.Contains(sv.kinds, k) })
+		}
+		if len(svKinds) == 0 {
+			continue
+		}
+		stop, usage := sv.start(t, vms)
+		for _, k := range svKinds {
 			if _, err := Probe(taps[0], k, 10*time.Second); err != nil {
 				stop()
 				t.Fatalf("%s is not serving %s: %v", sv.name, k, err)
@@ -165,23 +191,27 @@ func TestCompare(t *testing.T) {
 		}
 		for _, n := range []int{1, nTAPs} {
 			for _, w := range []int{1, satWindow[n]} {
-				for _, k := range kinds {
+				for _, k := range svKinds {
 					r, err := Run(taps[:n], Load{Kind: k, Window: w, Warmup: 200 * time.Millisecond, Duration: cell,
-						Timeout: 200 * time.Millisecond, Workers: min(n, workers), CPUs: genCPUs})
+						Timeout: 200 * time.Millisecond, Workers: min(n, workers), CPUs: genCPUs, Usage: usage})
 					if err != nil {
 						stop()
 						t.Fatal(err)
 					}
 					r.Server = sv.name
 					results = append(results, r)
-					fmt.Printf("%-17s %-9s taps %3d  W %2d  %9.0f/s  p50 %7.1f µs  p99 %8.1f µs  lost %d wrong %d late %d\n",
-						r.Server, r.Kind, r.TAPs, r.Window, r.Rate, r.P50us, r.P99us, r.Lost, r.Wrong, r.Late)
+					fmt.Printf("%-18s %-9s taps %3d  W %2d  %9.0f/s  p50 %7.1f µs  p99 %8.1f µs  lost %d wrong %d late %d  cpu/reply generator %.2f µs server %.2f µs classifier %.0f ns/run\n",
+						r.Server, r.Kind, r.TAPs, r.Window, r.Rate, r.P50us, r.P99us, r.Lost, r.Wrong, r.Late,
+						r.GeneratorCPUus, r.ServerCPUus, r.ClassifierNs)
 				}
 			}
 		}
 		stop()
 	}
 	printTable(os.Stdout, results)
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at the end: %s", b)
+	}
 	if out := os.Getenv("BENCH_OUT"); out != "" {
 		writeJSON(t, out, results)
 	}
@@ -218,16 +248,17 @@ func printTable(w io.Writer, rs []Result) {
 			ref[key(r)] = r
 		}
 	}
-	fmt.Fprintf(w, "\n| server | kind | TAPs | W | replies/s | p50 µs | p99 µs | lost | wrong | × dnsmasq rate | × dnsmasq p50 |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "\n| server | kind | TAPs | W | replies/s | p50 µs | p99 µs | lost | wrong | × dnsmasq rate | × dnsmasq p50 | generator CPU µs/reply | server CPU µs/reply | classifier ns/run |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		rate, p50 := "", ""
 		if d, ok := ref[key(r)]; ok && r.Server != "dnsmasq" && d.Rate > 0 && r.P50us > 0 {
 			rate = fmt.Sprintf("%.2f", r.Rate/d.Rate)
 			p50 = fmt.Sprintf("%.2f", d.P50us/r.P50us)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.1f | %d | %d | %s | %s |\n",
-			r.Server, r.Kind, r.TAPs, r.Window, r.Rate, r.P50us, r.P99us, r.Lost, r.Wrong, rate, p50)
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.1f | %d | %d | %s | %s | %.2f | %.2f | %.0f |\n",
+			r.Server, r.Kind, r.TAPs, r.Window, r.Rate, r.P50us, r.P99us, r.Lost, r.Wrong, rate, p50,
+			r.GeneratorCPUus, r.ServerCPUus, r.ClassifierNs)
 	}
 }
 
@@ -246,8 +277,9 @@ func writeJSON(t *testing.T, path string, v any) {
 
 // startBenchDaemon writes a binding per VM and starts nfdhcpd in the lab's
 // host namespace as root with queue_balance queues per kind, numbered 10
-// apart so that each kind's range stays its own. It returns the stop.
-func startBenchDaemon(t *testing.T, l *lab.Lab, bin string, vms []VM, balance int, settings ...string) func() {
+// apart so that each kind's range stays its own. It returns the process
+// and its stop.
+func startBenchDaemon(t *testing.T, l *lab.Lab, bin string, vms []VM, balance int, settings ...string) (*Process, func()) {
 	t.Helper()
 	settings = append(settings, "user", "root", "queue_balance", strconv.Itoa(balance),
 		"dhcp.dhcp_queue", "42", "ipv6.rs_queue", "52", "ipv6.ns_queue", "62", "ipv6.dhcpv6_queue", "72")
@@ -261,7 +293,7 @@ func startBenchDaemon(t *testing.T, l *lab.Lab, bin string, vms []VM, balance in
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func() {
+	return p, func() {
 		p.Stop()
 		if t.Failed() {
 			t.Logf("nfdhcpd output:\n%s", p.Output())

@@ -71,7 +71,8 @@ func TestFairness(t *testing.T) {
 	}
 
 	startDaemon := func(t *testing.T, settings ...string) func() {
-		return startBenchDaemon(t, l, bin, vms, balance, settings...)
+		_, stop := startBenchDaemon(t, l, bin, vms, balance, settings...)
+		return stop
 	}
 	flushRules := func() {
 		for _, cmd := range []string{"iptables", "ip6tables"} {
@@ -82,34 +83,34 @@ func TestFairness(t *testing.T) {
 		}
 	}
 	servers := []server{
-		{"dnsmasq", func(t *testing.T, vms []VM) func() {
+		{name: "dnsmasq", start: func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
 			p, err := StartProcess("dnsmasq", l.HostNS, "", 0, DnsmasqArgs(vms, l.Dir)...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return p.Stop
+			return p.Stop, nil
 		}},
-		{"nfdhcpd-iptables", func(t *testing.T, vms []VM) func() {
+		{name: "nfdhcpd-iptables", start: func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
 			queueRules(l, balance)
 			stop := startDaemon(t, "steering", "iptables")
-			return func() { stop(); flushRules() }
+			return func() { stop(); flushRules() }, nil
 		}},
-		{"nfdhcpd-iptables-hashlimit", func(t *testing.T, vms []VM) func() {
+		{name: "nfdhcpd-iptables-hashlimit", start: func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
 			queueRules(l, balance)
 			hashlimitRules(l, vms, limitRate, limitBurst)
 			stop := startDaemon(t, "steering", "iptables")
-			return func() { stop(); flushRules() }
+			return func() { stop(); flushRules() }, nil
 		}},
-		{"nfdhcpd-tc", func(t *testing.T, vms []VM) func() {
+		{name: "nfdhcpd-tc", start: func(t *testing.T, vms []VM) (func(), func() (Usage, error)) {
 			return startDaemon(t, "steering", "tc", "bpf_pin_path", l.BPFFS(),
-				"rate_limit", fmt.Sprintf("%d/s burst %d", limitRate, limitBurst))
+				"rate_limit", fmt.Sprintf("%d/s burst %d", limitRate, limitBurst)), nil
 		}},
 	}
 	servers = selectServers(servers)
 
 	var results []FairResult
 	for _, sv := range servers {
-		stop := sv.start(t, vms)
+		stop, _ := sv.start(t, vms)
 		if _, err := ProbeEvery(TAP{VM: clients[0].VM, FD: rawFD(t, clients[0].File)}, Discover, 50*time.Millisecond, 10*time.Second); err != nil {
 			stop()
 			t.Fatalf("%s is not serving: %v", sv.name, err)

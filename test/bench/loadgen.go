@@ -20,6 +20,9 @@ type Load struct {
 	Timeout  time.Duration // a request unanswered this long is lost, and replaced
 	Workers  int           // generator threads, each with its share of the TAPs
 	CPUs     []int         // when set, worker i runs on CPUs[i%len(CPUs)] only
+	// Usage, when set, reads the CPU time spent so far: Run reads it as
+	// the measured window opens and closes, for the CPU per reply.
+	Usage func() (Usage, error)
 }
 
 // Result is what one Load measured.
@@ -36,6 +39,13 @@ type Result struct {
 	Wrong   uint64  `json:"wrong"`
 	Late    uint64  `json:"late"` // answers to requests already counted lost
 	Why     string  `json:"first_wrong,omitempty"`
+	// CPU per reply over the measured window (Load.Usage): the
+	// generator's, whose writes run the kernel's receive path (and the
+	// whole answer, when the kernel answers); the server process's; and
+	// the classifier's time per run (tc steering), part of the generator's.
+	GeneratorCPUus float64 `json:"generator_cpu_us_per_reply,omitempty"`
+	ServerCPUus    float64 `json:"server_cpu_us_per_reply,omitempty"`
+	ClassifierNs   float64 `json:"classifier_ns_per_run,omitempty"`
 }
 
 // TAP is one VM's end of a TAP: a non-blocking descriptor of /dev/net/tun.
@@ -95,7 +105,23 @@ func Run(taps []TAP, l Load) (Result, error) {
 			results[w] = work(mine, l, epoch, measureFrom, end)
 		}()
 	}
+	var from, to Usage
+	var uerr error
+	if l.Usage != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Until(epoch.Add(l.Warmup)))
+			if from, uerr = l.Usage(); uerr == nil {
+				time.Sleep(time.Until(epoch.Add(l.Warmup + l.Duration)))
+				to, uerr = l.Usage()
+			}
+		}()
+	}
 	wg.Wait()
+	if uerr != nil {
+		return Result{}, fmt.Errorf("CPU usage: %w", uerr)
+	}
 	total := workerResult{hist: make([]uint32, histBuckets+1)}
 	for _, r := range results {
 		if r.err != nil {
@@ -112,12 +138,16 @@ func Run(taps []TAP, l Load) (Result, error) {
 			total.why = r.why
 		}
 	}
-	return Result{
+	r := Result{
 		Kind: l.Kind.String(), TAPs: len(taps), Window: l.Window,
 		Replies: total.replies, Rate: float64(total.replies) / l.Duration.Seconds(),
 		P50us: quantile(total.hist, total.replies, 0.50), P99us: quantile(total.hist, total.replies, 0.99),
 		Lost: total.lost, Wrong: total.wrong, Late: total.late, Why: total.why,
-	}, nil
+	}
+	if l.Usage != nil {
+		r.perReply(from, to)
+	}
+	return r, nil
 }
 
 func quantile(hist []uint32, n uint64, q float64) float64 {

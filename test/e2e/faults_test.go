@@ -180,17 +180,17 @@ func contains(ds []time.Duration, v time.Duration) bool {
 	return false
 }
 
-// pinLayout1 leaves in pinPath what a daemon of layout version 1 left: its
-// maps (config holding version 1), its program, and a TCX link on ifindex
-// (where the kernel has TCX), from the classifier object that release
-// shipped.
-func pinLayout1(t *testing.T, pinPath, netnsName string, ifindex int, tap string, mac net.HardwareAddr) {
+// pinLayout leaves in pinPath what a daemon of an older layout version
+// (1 or 2) left: its maps (config holding its version), its program, and a
+// TCX link on ifindex (where the kernel has TCX), from the classifier
+// object that release shipped.
+func pinLayout(t *testing.T, version int, pinPath, netnsName string, ifindex int, tap string, mac net.HardwareAddr) {
 	t.Helper()
 	// Before Linux 5.11 maps count against RLIMIT_MEMLOCK, as the daemon knows.
 	if err := rlimit.RemoveMemlock(); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := ebpf.LoadCollectionSpec("testdata/classifier_layout1_bpfel.o")
+	spec, err := ebpf.LoadCollectionSpec(fmt.Sprintf("testdata/classifier_layout%d_bpfel.o", version))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,9 +202,10 @@ func pinLayout1(t *testing.T, pinPath, netnsName string, ifindex int, tap string
 		t.Fatal(err)
 	}
 	defer coll.Close()
-	// struct mark_config of layout 1: version, mask, four marks.
-	cfg := make([]byte, 24)
-	for i, v := range []uint32{1, 0x0e000000, 0x02000000, 0x04000000, 0x06000000, 0x08000000} {
+	// struct mark_config of layout 1: version, mask, four marks; layout 2
+	// adds the rate limit's two u64 (left 0: no limit).
+	cfg := make([]byte, spec.Maps["config"].ValueSize)
+	for i, v := range []uint32{uint32(version), 0x0e000000, 0x02000000, 0x04000000, 0x06000000, 0x08000000} {
 		binary.NativeEndian.PutUint32(cfg[4*i:], v)
 	}
 	if err := coll.Maps["config"].Put(uint32(0), cfg); err != nil {
@@ -224,7 +225,7 @@ func pinLayout1(t *testing.T, pinPath, netnsName string, ifindex int, tap string
 		lk, err = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: ebpf.AttachTCXIngress})
 	})
 	if errors.Is(err, ebpf.ErrNotSupported) {
-		t.Logf("no TCX on this kernel: the layout-1 pins hold no link")
+		t.Logf("no TCX on this kernel: the layout-%d pins hold no link", version)
 		return
 	}
 	if err != nil {
@@ -255,7 +256,7 @@ func TestFaultStartLeftovers(t *testing.T) {
 		vms := faultVMs(t, l, datapath, 3, 60)
 		bad := faultVMs(t, l, datapath, 1, 63)[0]
 		lab.WriteBinding(datapath, bad.tap, tapBinding(bad.tap, bad.mac.String(), "198.51.100.7"))
-		pinLayout1(t, l.PinPath, l.HostNS, l.Ifindex(vms[0].tap), vms[0].tap, vms[0].mac)
+		pinLayout(t, 1, l.PinPath, l.HostNS, l.Ifindex(vms[0].tap), vms[0].tap, vms[0].mac)
 		pidfile := filepath.Join(l.Dir, "run", "nfdhcpd.pid")
 		// What a crashed daemon leaves: its folder (handed to its user)
 		// and its pidfile.

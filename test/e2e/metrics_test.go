@@ -168,22 +168,26 @@ func TestMetrics(t *testing.T) {
 
 		want := map[string]float64{
 			`nfdhcpd_requests_total{kind="dhcp-discover",outcome="answered"}`: 3,
-			`nfdhcpd_requests_total{kind="rs",outcome="answered"}`:            1,
-			`nfdhcpd_replies_total`:                4,
-			`nfdhcpd_reply_duration_seconds_count`: 4,
 		}
 		tc := strings.HasPrefix(m.name, "tc")
 		switch {
 		case !tc:
-			// The daemon sees the spoofed requests and the unbound TAP's.
+			// The daemon answers the RS, and sees the spoofed requests
+			// and the unbound TAP's.
+			want[`nfdhcpd_requests_total{kind="rs",outcome="answered"}`] = 1
+			want[`nfdhcpd_replies_total`] = 4
+			want[`nfdhcpd_reply_duration_seconds_count`] = 4
 			want[`nfdhcpd_requests_total{kind="dhcp-discover",outcome="spoofed"}`] = 2
 			want[`nfdhcpd_requests_total{kind="unknown",outcome="unbound"}`] = 1
 		default:
-			// The classifier marks the bound TAP's requests and drops the
-			// spoofed ones in the kernel; the unbound TAP has no classifier.
+			// The classifier marks the bound TAP's DHCP requests, answers
+			// the RS itself (kernel_answers) and drops the spoofed ones in
+			// the kernel; the unbound TAP has no classifier.
+			want[`nfdhcpd_replies_total`] = 3
+			want[`nfdhcpd_reply_duration_seconds_count`] = 3
 			want[`nfdhcpd_classifier_packets_total{kind="dhcp",result="marked"}`] = 3
 			want[`nfdhcpd_classifier_packets_total{kind="dhcp",result="spoofed"}`] = 2
-			want[`nfdhcpd_classifier_packets_total{kind="rs",result="marked"}`] = 1
+			want[`nfdhcpd_classifier_packets_total{kind="rs",result="answered"}`] = 1
 		}
 		for s, v := range after {
 			if !strings.HasPrefix(s, "nfdhcpd_") || strings.HasPrefix(s, "nfdhcpd_reply_duration_seconds_sum") {
