@@ -2,6 +2,7 @@ package nfq
 
 import (
 	"net"
+	"time"
 
 	"github.com/nfdhcpd/nfdhcpd/binding"
 	"github.com/nfdhcpd/nfdhcpd/responder"
@@ -53,6 +54,10 @@ type Handler struct {
 	lookup   Lookup
 	settings *responder.Settings
 	resp     *responder.Responder
+	// Limit, when set, drops a bound TAP's packets over its rate limit
+	// before they are parsed (iptables steering; in tc steering the
+	// classifier does it).
+	Limit *Limiter
 }
 
 // NewHandler returns a Handler over the store's bindings; not safe for
@@ -71,6 +76,10 @@ func (h *Handler) Handle(p Packet) Decision {
 	e := h.find(p)
 	if e == nil {
 		return Decision{Verdict: Accept}
+	}
+	if !h.Limit.Allow(e.TAP.Index, time.Now()) {
+		return Decision{Verdict: Drop, Entry: e, Result: responder.Result{Kind: responder.Classify(p.Payload),
+			Outcome: responder.Limited, ClientMAC: p.HwAddr}}
 	}
 	res := h.resp.Respond(p.Payload, p.HwAddr, LeaseOf(e, h.settings))
 	if res.Outcome == responder.Passed {

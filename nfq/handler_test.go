@@ -288,3 +288,28 @@ func TestNewLeasePXE(t *testing.T) {
 		t.Errorf("binding's PXE alone: %v %q", l.NextServer, l.BootFile)
 	}
 }
+
+// With a Limit (iptables steering), a bound TAP's packets past its bucket
+// are dropped unparsed, Limited, with no reply; another TAP's are not, and
+// packets of no binding are accepted as ever.
+func TestHandleLimited(t *testing.T) {
+	settings := &responder.Settings{ServerIP: netip.MustParseAddr("192.0.2.1"), LeaseLifetime: 3600, LeaseRenewal: 600}
+	h := NewHandler(fakeLookup{10: entry(10, 0), 11: entry(11, 0)}, settings)
+	h.Limit = NewLimiter(1, 2)
+	p := Packet{InDev: 10, HwAddr: vmMAC, Payload: discoverPayload(t, vmMAC)}
+	for i, want := range []responder.Outcome{responder.Answered, responder.Answered, responder.Limited, responder.Limited} {
+		d := h.Handle(p)
+		if d.Verdict != Drop || d.Result.Outcome != want || (d.Result.Frame != nil) != (want == responder.Answered) {
+			t.Errorf("packet %d: %v %v frame %v, want drop %v", i, d.Verdict, d.Result.Outcome, d.Result.Frame != nil, want)
+		}
+		if want == responder.Limited && d.Result.Kind != responder.KindDHCPDiscover {
+			t.Errorf("packet %d: kind %v, want it classified for the metrics", i, d.Result.Kind)
+		}
+	}
+	if d := h.Handle(Packet{InDev: 11, HwAddr: vmMAC, Payload: p.Payload}); d.Result.Outcome == responder.Limited {
+		t.Error("tap11 limited by tap10's flood")
+	}
+	if d := h.Handle(Packet{InDev: 12, HwAddr: vmMAC, Payload: p.Payload}); d.Verdict != Accept {
+		t.Errorf("unbound: %v", d.Verdict)
+	}
+}

@@ -249,6 +249,11 @@ func (r *Reader) logDecision(p Packet, d Decision) {
 			r.log.Warn("spoofed request dropped", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(),
 				"bound_mac", d.Entry.Binding.MAC.String(), "kind", res.Kind, "suppressed", n)
 		}
+	case responder.Limited:
+		if n, due := r.stats.warn.Due(warnKey{"limited", d.Entry.Binding.TAP}); due {
+			r.log.Warn("requests over the TAP's rate limit dropped", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(),
+				"kind", res.Kind, "suppressed", n)
+		}
 	case responder.Malformed:
 		if n, due := r.stats.warn.Due(warnKey{"malformed", d.Entry.Binding.TAP}); due {
 			r.log.Warn("malformed request dropped", "iface", d.Entry.Binding.TAP, "mac", res.ClientMAC.String(),

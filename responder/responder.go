@@ -201,6 +201,9 @@ const (
 	// Passed: neither answered nor stopped: the packet goes on to where it
 	// was headed (an NS on a bridge for a neighbour, which answers itself).
 	Passed
+	// Limited: dropped unread, over its TAP's rate limit (the caller's
+	// decision, before the responder sees the packet).
+	Limited
 )
 
 var outcomeNames = [...]string{
@@ -211,6 +214,7 @@ var outcomeNames = [...]string{
 	Malformed:   "malformed",
 	Unsupported: "unsupported",
 	Passed:      "passed",
+	Limited:     "limited",
 }
 
 func (o Outcome) String() string {

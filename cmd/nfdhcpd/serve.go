@@ -494,6 +494,13 @@ func (d *daemon) account() (account, error) {
 func (d *daemon) openReaders() ([]*nfq.Reader, error) {
 	q := d.cfg.Steered()
 	var readers []*nfq.Reader
+	// In iptables steering no classifier limits a VM's requests: the
+	// readers keep the same per-TAP bucket themselves, one for all kinds.
+	var limit *nfq.Limiter
+	if d.loader == nil {
+		rl := d.cfg.General.RateLimit
+		limit = nfq.NewLimiter(rl.PerSecond, rl.Burst)
+	}
 	for i, k := range loader.KindTable {
 		if q.Num[i] == loader.NoQueue {
 			continue
@@ -506,8 +513,9 @@ func (d *daemon) openReaders() ([]*nfq.Reader, error) {
 			if d.loader != nil {
 				rc.MarkMask = d.lcfg.MarkMask
 			}
-			r, err := nfq.OpenReader(rc,
-				nfq.NewHandler(d.store, d.settings), d.sender, &d.stats, d.log.With("part", "nfq"))
+			h := nfq.NewHandler(d.store, d.settings)
+			h.Limit = limit
+			r, err := nfq.OpenReader(rc, h, d.sender, &d.stats, d.log.With("part", "nfq"))
 			if err != nil {
 				return nil, err
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,42 +52,7 @@ func TestRateLimitFlood(t *testing.T) {
 			t.Fatal("not served before the flood")
 		}
 
-		frame := discover(t, floodMAC, 0xf100d)
-		var sent atomic.Int64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := flooder.Write(frame); err == nil {
-					sent.Add(1)
-				}
-			}
-		}()
-		const asks = 20
-		answered := 0
-		for i := range asks {
-			xid := uint32(0x300 + i)
-			if _, err := victim.Write(discover(t, victimMAC, xid)); err != nil {
-				t.Fatal(err)
-			}
-			if readDHCP(t, victim, xid, 2*time.Second) != nil {
-				answered++
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		close(stop)
-		wg.Wait()
-		t.Logf("flood: %d DISCOVERs from tap31 in %d×100 ms; tap32 answered %d/%d", sent.Load(), asks, answered, asks)
-		if answered != asks {
-			t.Errorf("the VM beside the flood was answered %d times of %d", answered, asks)
-		}
+		sent := floodBeside(t, flooder, victim, floodMAC, victimMAC)
 
 		limits, err := loader.PinnedLimits(l.PinPath)
 		if err != nil {
@@ -96,8 +62,8 @@ func TestRateLimitFlood(t *testing.T) {
 		t.Logf("limits: tap31 %d passed %d dropped; tap32 %d passed %d dropped", fl.Passed, fl.Limited, vl.Passed, vl.Limited)
 		// Everything the flooder sent beyond its bucket was dropped in the
 		// kernel: at most the burst plus 100/s over the run got through.
-		if fl.Limited == 0 || fl.Passed+fl.Limited < uint64(sent.Load()) {
-			t.Errorf("tap31: %d dropped, %d passed, of %d sent", fl.Limited, fl.Passed, sent.Load())
+		if fl.Limited == 0 || fl.Passed+fl.Limited < uint64(sent) {
+			t.Errorf("tap31: %d dropped, %d passed, of %d sent", fl.Limited, fl.Passed, sent)
 		}
 		if vl.Limited != 0 {
 			t.Errorf("tap32 within its limit had %d packets dropped", vl.Limited)
@@ -109,4 +75,84 @@ func TestRateLimitFlood(t *testing.T) {
 			t.Error("the flooder was not served again after its flood")
 		}
 	})
+}
+
+// In iptables steering no classifier stands before the queue: the
+// readers keep the same per-TAP bucket themselves. The flooder is answered
+// no more than its bucket allows, the rest dropped unread and logged as a
+// throttled warning, and the VM beside it is answered every time.
+func TestRateLimitFloodIPTables(t *testing.T) {
+	if !lab.Selected("NFDHCPD_E2E_STEERING", iptablesMode.name) {
+		t.Skip("iptables steering is not among the selected modes")
+	}
+	l := lab.New(t)
+	flooder, victim := l.OpenTAP("tap31"), l.OpenTAP("tap32")
+	conf, datapath := l.SeedConfig(append(iptablesMode.setup(l), "rate_limit", "100/s burst 20")...)
+	floodMAC, _ := net.ParseMAC("aa:6b:39:22:33:31")
+	victimMAC, _ := net.ParseMAC("aa:6b:39:22:33:32")
+	lab.WriteBinding(datapath, "tap31", tapBinding("tap31", floodMAC.String(), "192.0.2.131"))
+	lab.WriteBinding(datapath, "tap32", tapBinding("tap32", victimMAC.String(), "192.0.2.132"))
+	d := l.StartDaemon(conf)
+	if !waitOffer(t, victim, victimMAC, 0x100, 5) || !waitOffer(t, flooder, floodMAC, 0x200, 5) {
+		t.Fatal("not served before the flood")
+	}
+
+	start := time.Now()
+	sent := floodBeside(t, flooder, victim, floodMAC, victimMAC)
+	took := time.Since(start)
+	answered := strings.Count(d.Log(), "iface=tap31 mac="+floodMAC.String()+" kind=dhcp-discover xid=0xf100d outcome=answered")
+	t.Logf("tap31: %d of %d DISCOVERs answered in %v", answered, sent, took.Round(time.Millisecond))
+	if most := 20 + int(100*took.Seconds()) + 10; answered > most {
+		t.Errorf("the flooder got %d answers in %v, more than its bucket's %d", answered, took, most)
+	}
+	if !regexp.MustCompile(`msg="requests over the TAP's rate limit dropped" .*iface=tap31 `).MatchString(d.Log()) {
+		t.Errorf("no warning of the flood:\n%s", d.Log())
+	}
+	if !waitOffer(t, flooder, floodMAC, 0x400, 3) {
+		t.Error("the flooder was not served again after its flood")
+	}
+}
+
+// floodBeside floods DISCOVERs from flooder while the VM beside it asks 20
+// times, 100 ms apart; each ask must be answered. It returns how many the
+// flooder sent.
+func floodBeside(t *testing.T, flooder, victim *os.File, floodMAC, victimMAC net.HardwareAddr) int64 {
+	t.Helper()
+	frame := discover(t, floodMAC, 0xf100d)
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := flooder.Write(frame); err == nil {
+				sent.Add(1)
+			}
+		}
+	}()
+	const asks = 20
+	answered := 0
+	for i := range asks {
+		xid := uint32(0x300 + i)
+		if _, err := victim.Write(discover(t, victimMAC, xid)); err != nil {
+			t.Fatal(err)
+		}
+		if readDHCP(t, victim, xid, 2*time.Second) != nil {
+			answered++
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("flood: %d DISCOVERs from tap31 in %d×100 ms; tap32 answered %d/%d", sent.Load(), asks, answered, asks)
+	if answered != asks {
+		t.Errorf("the VM beside the flood was answered %d times of %d", answered, asks)
+	}
+	return sent.Load()
 }
