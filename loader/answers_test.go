@@ -308,10 +308,10 @@ func TestAnswersMatchResponder(t *testing.T) {
 		}
 		rig.bind(t, s, lease)
 		for name, req := range answered() {
+			if b.lease != nil && lease.Gateway6 != gw6 && req.target == gw6 {
+				continue // no GATEWAY6 in this binding to ask for
+			}
 			t.Run(b.name+"/answered/"+name, func(t *testing.T) {
-				if b.lease != nil && lease.Gateway6 != gw6 && req.target == gw6 {
-					t.Skip("no GATEWAY6 in this binding")
-				}
 				resetStats(t, rig.objs.Stats)
 				if !rig.check(t, s, lease, req.frame()) {
 					t.Fatal("not answered in the kernel")
