@@ -4,7 +4,12 @@ package main
 // printed on every run, never counted as passed. Pattern is go test's
 // -skip syntax.
 var Excluded = []struct{ Pattern, Why string }{
-	{"TestFaultKill9UnderLoad/iptables", "iptables steering has no per-TAP limit: under emulation the flooding VM's " +
-		"DISCOVERs, each answered and logged, starve the other VMs for over 20 s after the restart " +
-		"(tc steering's in-kernel limit passes; on the host's CPU both pass)"},
+	{"TestFaultKill9UnderLoad/iptables", floodAfterQueue},
+	{"TestRateLimitFloodIPTables", floodAfterQueue},
 }
+
+// floodAfterQueue is why a flood in iptables steering is tested on the
+// host's CPU only.
+const floodAfterQueue = "iptables steering keeps its per-TAP limit after the queue: under emulation a verdict " +
+	"costs more than the flooding VM's write, so the queue stays full and the other VMs' requests find no room " +
+	"(measured: 15 of 20 answered); tc steering's in-kernel limit passes, and on the host's CPU both pass"
