@@ -48,7 +48,7 @@ func main() {
 	flag.StringVar(&o.kernels, "kernels", "", "comma-separated kernel names (default: all of Kernels)")
 	flag.StringVar(&o.modes, "modes", "tc,iptables", "steering modes")
 	flag.IntVar(&o.jobs, "jobs", 2, "VMs at once (each takes one core)")
-	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "limit per VM (a run takes under 2 minutes)")
+	flag.DurationVar(&o.timeout, "timeout", 14*time.Minute, "limit per VM (a run takes 4-8 minutes under emulation)")
 	flag.StringVar(&o.run, "run", "", "only e2e tests matching this (go test -run)")
 	flag.IntVar(&o.smp, "smp", 1, "virtual CPUs per VM (TCG runs one host thread per vCPU)")
 	flag.Float64Var(&o.scale, "timescale", 3, "stretch the suite's wall-clock bounds (exit within 1 s of SIGTERM) by this under emulation")
