@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -381,32 +383,49 @@ func TestCollectorBindingStates(t *testing.T) {
 }
 
 // A source that cannot be read is logged once per warnInterval and kind,
-// however often the endpoint is scraped.
+// however often the endpoint is scraped; the next line after the interval
+// says how many were held back.
 func TestCollectorWarningsThrottled(t *testing.T) {
-	src := testSources(t)
-	proc := filepath.Join(t.TempDir(), "nfnetlink_queue")
-	os.WriteFile(proc, []byte("42 1 2\n"), 0o644)
-	q, err := OpenNFQueue(proc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	src.NFQueue = q
-	src.Classifier = func() (loader.Stats, error) { return loader.Stats{}, errors.New("loader closed") }
-	var out strings.Builder
-	src.Log = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-		if a.Key == slog.TimeKey {
-			return slog.Attr{}
+	synctest.Test(t, func(t *testing.T) {
+		src := testSources(t)
+		proc := filepath.Join(t.TempDir(), "nfnetlink_queue")
+		os.WriteFile(proc, []byte("42 1 2\n"), 0o644)
+		q, err := OpenNFQueue(proc)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return a
-	}}))
-	c := NewCollector(src)
-	for range 5 {
+		t.Cleanup(func() { q.Close() })
+		src.NFQueue = q
+		src.Classifier = func() (loader.Stats, error) { return loader.Stats{}, errors.New("loader closed") }
+		var out strings.Builder
+		src.Log = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+		const (
+			nfqLine = `level=WARN msg="cannot read NFQUEUE statistics" err="/proc/net/netfilter/nfnetlink_queue line 1: 3 fields, want at least 7"`
+			clsLine = `level=WARN msg="cannot read the classifier's counters" err="loader closed"`
+		)
+		c := NewCollector(src)
+		for range 5 {
+			scrape(t, c)
+		}
+		want := nfqLine + "\n" + clsLine + "\n"
+		if got := out.String(); got != want {
+			t.Errorf("log after 5 scrapes:\n%s\nwant:\n%s", got, want)
+		}
+		time.Sleep(warnInterval - time.Nanosecond)
 		scrape(t, c)
-	}
-	want := `level=WARN msg="cannot read NFQUEUE statistics" err="/proc/net/netfilter/nfnetlink_queue line 1: 3 fields, want at least 7"` + "\n" +
-		`level=WARN msg="cannot read the classifier's counters" err="loader closed"` + "\n"
-	if got := out.String(); got != want {
-		t.Errorf("log after 5 scrapes:\n%s\nwant:\n%s", got, want)
-	}
+		if got := out.String(); got != want {
+			t.Errorf("log after a sixth scrape just before warnInterval (%v):\n%s\nwant:\n%s", warnInterval, got, want)
+		}
+		time.Sleep(time.Nanosecond)
+		scrape(t, c)
+		want += nfqLine + " suppressed=5\n" + clsLine + " suppressed=5\n"
+		if got := out.String(); got != want {
+			t.Errorf("log after a scrape at warnInterval (%v):\n%s\nwant:\n%s", warnInterval, got, want)
+		}
+	})
 }

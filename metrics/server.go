@@ -52,11 +52,16 @@ type Server struct {
 // packet path or an attach needs, so these bound the daemon's memory and
 // descriptors, not its service: past maxConns a connection waits in the
 // kernel's backlog until one of those open closes. Prometheus holds one,
-// kept alive between scrapes a minute apart at most.
+// kept alive between scrapes a minute apart at most. Without writeTimeout a
+// client that asks for /bindings (MBs at 10,000 TAPs) and never reads would
+// hold its connection, and maxConns of them the endpoint, for ever; a
+// scrape of 10,000 TAPs is written in well under a second, and Prometheus
+// gives up on one after 10 s by default.
 const (
 	maxConns          = 16
-	readHeaderTimeout = 5 * time.Second // a new connection's request
-	idleTimeout       = 2 * time.Minute // between two requests on one connection
+	readHeaderTimeout = 5 * time.Second  // a new connection's request
+	writeTimeout      = 30 * time.Second // from a request read to its response written
+	idleTimeout       = 2 * time.Minute  // between two requests on one connection
 )
 
 // Listen binds addr (host:port). It is called before the daemon drops root,
@@ -71,7 +76,8 @@ func Listen(addr string, h http.Handler) (*Server, error) {
 
 func newServer(ln net.Listener, h http.Handler) *Server {
 	return &Server{ln: limitListener(ln, maxConns),
-		srv: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}}
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout,
+			WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}}
 }
 
 // Addr is the address bound (with the port chosen when addr had port 0).

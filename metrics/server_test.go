@@ -122,6 +122,52 @@ func TestConnectionLimit(t *testing.T) {
 	})
 }
 
+// A client that asks and never reads holds its connection, and its slot,
+// for writeTimeout only: with every slot held so, the next connection is
+// served once writeTimeout has passed, not before.
+func TestWriteTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ln := serveTest(t)
+		for range maxConns {
+			c := ln.dial()
+			defer c.Close()
+			// net.Pipe has no buffer: the response waits for a read that never comes.
+			if _, err := fmt.Fprint(c, "GET /bindings HTTP/1.1\r\nHost: metrics\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		extra := ln.dial()
+		defer extra.Close()
+		answered := make(chan int, 1)
+		go func() {
+			code, err := get(extra, bufio.NewReader(extra))
+			if err != nil {
+				t.Errorf("connection %d: %v", maxConns+1, err)
+			}
+			answered <- code
+		}()
+		synctest.Wait()
+		time.Sleep(writeTimeout - time.Nanosecond)
+		synctest.Wait()
+		select {
+		case code := <-answered:
+			t.Fatalf("connection %d answered %d before writeTimeout", maxConns+1, code)
+		default:
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		select {
+		case code := <-answered:
+			if code != 200 {
+				t.Errorf("connection %d answered %d after writeTimeout", maxConns+1, code)
+			}
+		default:
+			t.Fatalf("connection %d not answered after writeTimeout (%v): the clients that do not read hold every slot", maxConns+1, writeTimeout)
+		}
+	})
+}
+
 // A kept-alive connection is closed by the server once it has been idle
 // for idleTimeout, not before.
 func TestIdleTimeout(t *testing.T) {
