@@ -123,7 +123,7 @@ func (c *Client) Stop() {
 	select {
 	case err := <-c.done:
 		c.done <- err
-	case <-time.After(5 * time.Second):
+	case <-time.After(Within(5 * time.Second)): // dhcpcd's proxies end slowly under emulation
 	}
 	c.Kill()
 }
