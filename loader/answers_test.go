@@ -299,6 +299,7 @@ func TestAnswersMatchResponder(t *testing.T) {
 			l.MTU, l.Nameservers6, l.DomainSearch = 0, many(90), nil
 		}},
 		{name: "MACSPOOF", lease: func(l *responder.Lease) { l.MACSpoof = true }},
+		{name: "bridge port", lease: func(l *responder.Lease) { l.Bridged = true }},
 		{name: "router_address", settings: func(s *responder.Settings) { s.RouterAddress = netip.MustParseAddr("fe80::1") }},
 	} {
 		s, lease := answerSettings(), answerLease()
