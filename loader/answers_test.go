@@ -213,21 +213,22 @@ func (r *answerRig) check(tb testing.TB, s responder.Settings, lease *responder.
 	return false
 }
 
-// answered are requests the classifier answers itself.
-func answered() map[string]ndReq {
+// answered are requests the classifier answers itself, on a TAP whose
+// router link-local address is rll.
+func answered(rll netip.Addr) map[string]ndReq {
 	return map[string]ndReq{
 		"rs from link-local with SLLA":       rsReq(vmLL, true),
 		"rs from link-local without SLLA":    rsReq(vmLL, false),
 		"rs from :: (to all nodes)":          rsReq(unspec, false),
 		"rs from global with SLLA (to all)":  rsReq(vmEUI64, true),
-		"rs unicast to the router":           func() ndReq { r := rsReq(vmLL, true); r.dst = rtrLL; return r }(),
+		"rs unicast to the router":           func() ndReq { r := rsReq(vmLL, true); r.dst = rll; return r }(),
 		"ns gateway6 to solicited-node":      nsReq(vmLL, gw6, true),
 		"ns gateway6 unicast, no SLLA (NUD)": func() ndReq { r := nsReq(vmLL, gw6, false); r.dst = gw6; return r }(),
-		"ns router link-local from global":   nsReq(vmEUI64, rtrLL, true),
-		"ns router link-local NUD":           func() ndReq { r := nsReq(vmLL, rtrLL, false); r.dst = rtrLL; return r }(),
+		"ns router link-local from global":   nsReq(vmEUI64, rll, true),
+		"ns router link-local NUD":           func() ndReq { r := nsReq(vmLL, rll, false); r.dst = rll; return r }(),
 		"ns gateway6 from global, unicast":   func() ndReq { r := nsReq(vmEUI64, gw6, true); r.dst = gw6; return r }(),
 		"dad for gateway6":                   nsReq(unspec, gw6, false),
-		"dad for the router link-local":      nsReq(unspec, rtrLL, false),
+		"dad for the router link-local":      nsReq(unspec, rll, false),
 		"ns to solicited-node, broadcast":    func() ndReq { r := nsReq(vmLL, gw6, true); r.ethDst = bcastMAC; return r }(),
 	}
 }
@@ -298,6 +299,8 @@ func TestAnswersMatchResponder(t *testing.T) {
 			l.MTU, l.Nameservers6, l.DomainSearch = 0, many(90), nil
 		}},
 		{name: "MACSPOOF", lease: func(l *responder.Lease) { l.MACSpoof = true }},
+		{name: "bridge port", lease: func(l *responder.Lease) { l.Bridged = true }},
+		{name: "router_address", settings: func(s *responder.Settings) { s.RouterAddress = netip.MustParseAddr("fe80::1") }},
 	} {
 		s, lease := answerSettings(), answerLease()
 		if b.settings != nil {
@@ -307,7 +310,7 @@ func TestAnswersMatchResponder(t *testing.T) {
 			b.lease(lease)
 		}
 		rig.bind(t, s, lease)
-		for name, req := range answered() {
+		for name, req := range answered(responder.New(s).RouterAddress(lease)) {
 			if b.lease != nil && lease.Gateway6 != gw6 && req.target == gw6 {
 				continue // no GATEWAY6 in this binding to ask for
 			}
@@ -475,7 +478,7 @@ func FuzzAnswers(f *testing.F) {
 	s, lease := answerSettings(), answerLease()
 	rig := newAnswerRig(f, Config{Answer: KindRS | KindNS})
 	rig.bind(f, s, lease)
-	for _, reqs := range []map[string]ndReq{answered(), passed()} {
+	for _, reqs := range []map[string]ndReq{answered(rtrLL), passed()} {
 		for _, r := range reqs {
 			f.Add(r.frame())
 		}

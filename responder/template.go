@@ -16,7 +16,7 @@ import (
 // that, byte for byte).
 type Templates struct {
 	RA []byte   // the solicited RA; nil when l gets none
-	NA [][]byte // per target answered in every case: the router link-local, GATEWAY6
+	NA [][]byte // per target answered in every case: RouterAddress, GATEWAY6
 }
 
 // Templates builds l's templates. An NA is made for the router's own
@@ -33,7 +33,7 @@ func (r *Responder) Templates(l *Lease) Templates {
 	if res := r.respondRS(&p, l.MAC, l); res.Outcome == Answered {
 		t.RA = bytes.Clone(res.Frame)
 	}
-	for _, target := range []netip.Addr{routerLinkLocal(l.TAPMAC), l.Gateway6} {
+	for _, target := range []netip.Addr{r.RouterAddress(l), l.Gateway6} {
 		if !target.Is6() || target.Is4In6() || t.hasNA(target) {
 			continue
 		}

@@ -10,10 +10,11 @@ func TestTemplates(t *testing.T) {
 	unspec := netip.IPv6Unspecified()
 	gw6 := netip.MustParseAddr("2001:db8:aaaa:bbbb::1")
 	for _, tc := range []struct {
-		name    string
-		lease   func(*Lease)
-		ra      bool
-		targets []netip.Addr
+		name     string
+		settings func(*Settings)
+		lease    func(*Lease)
+		ra       bool
+		targets  []netip.Addr
 	}{
 		{name: "binding with GATEWAY6", ra: true, targets: []netip.Addr{routerLL, gw6}},
 		{name: "no GATEWAY6: the router link-local only", lease: func(l *Lease) { l.Gateway6 = netip.Addr{} },
@@ -26,16 +27,23 @@ func TestTemplates(t *testing.T) {
 		{name: "no TAP MAC: nothing", lease: func(l *Lease) { l.TAPMAC = nil }},
 		{name: "PRIVATE and MTU: the RA says so", lease: func(l *Lease) { l.Private, l.MTU = true, 1450 },
 			ra: true, targets: []netip.Addr{routerLL, gw6}},
+		{name: "router_address: its NA, not the TAP's link-local",
+			settings: func(s *Settings) { s.RouterAddress = netip.MustParseAddr("fe80::1") },
+			ra:       true, targets: []netip.Addr{netip.MustParseAddr("fe80::1"), gw6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := testLease()
 			if tc.lease != nil {
 				tc.lease(l)
 			}
-			got := New(testSettings()).Templates(l)
+			s := testSettings()
+			if tc.settings != nil {
+				tc.settings(&s)
+			}
+			got := New(s).Templates(l)
 			// Each template is, byte for byte, the responder's reply to the
 			// request from the unspecified address it stands for.
-			wantRA := New(testSettings()).Respond(rsPacket(t, unspec, nil), vmMAC, l)
+			wantRA := New(s).Respond(rsPacket(t, unspec, nil), vmMAC, l)
 			if tc.ra != (got.RA != nil) || tc.ra && !bytes.Equal(got.RA, wantRA.Frame) {
 				t.Errorf("RA template\n%x\nwant (%v)\n%x", got.RA, tc.ra, wantRA.Frame)
 			}
@@ -43,7 +51,7 @@ func TestTemplates(t *testing.T) {
 				t.Fatalf("%d NA templates, want %d", len(got.NA), len(tc.targets))
 			}
 			for i, target := range tc.targets {
-				want := New(testSettings()).Respond(nsPacket(t, unspec, solicitedNode(target), target, nil), vmMAC, l)
+				want := New(s).Respond(nsPacket(t, unspec, solicitedNode(target), target, nil), vmMAC, l)
 				if want.Outcome != Answered || !bytes.Equal(got.NA[i], want.Frame) {
 					t.Errorf("NA template for %v\n%x\nwant (%v)\n%x", target, got.NA[i], want.Outcome, want.Frame)
 				}

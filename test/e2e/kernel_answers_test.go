@@ -33,6 +33,13 @@ func daemonRequests(d *lab.Daemon, kind string) int {
 // for both targets.
 func askRouter(t *testing.T, vm *lab.VM, mac string) {
 	t.Helper()
+	askRouterAt(t, vm, mac, routerLinkLocal(t, mac))
+}
+
+// askRouterAt is askRouter for a router whose link-local address is rll
+// ([ipv6] router_address).
+func askRouterAt(t *testing.T, vm *lab.VM, mac, rll string) {
+	t.Helper()
 	out, err := vm.Rdisc6()
 	if err != nil {
 		t.Fatalf("rdisc6: %v\n%s", err, out)
@@ -45,9 +52,9 @@ func askRouter(t *testing.T, vm *lab.VM, mac string) {
 		"Recursive DNS server : 2001:db8:100::1",
 		"Recursive DNS server : 2001:db8:200::2",
 		"DNS search list : example.com",
-		"from "+routerLinkLocal(t, mac),
+		"from "+rll,
 	)
-	for _, target := range []string{"2001:db8:aaaa:bbbb::1", routerLinkLocal(t, mac)} {
+	for _, target := range []string{"2001:db8:aaaa:bbbb::1", rll} {
 		out, err := vm.Ndisc6(target)
 		if err != nil {
 			t.Fatalf("ndisc6 %s: %v\n%s", target, err, out)
@@ -80,28 +87,35 @@ func answeredInKernel(t *testing.T, l *lab.Lab, d *lab.Daemon, before loader.Sta
 }
 
 // rdisc6 and ndisc6 get their answers from the classifier, on a routed TAP
-// and on a bridge port (br_netfilter on and off), the frame redirected out
-// of the TAP it came in on.
+// (with the TAP's link-local or router_address as the router's) and on a
+// bridge port (br_netfilter on and off), the frame redirected out of the
+// TAP it came in on.
 func TestKernelAnswers(t *testing.T) {
 	lab.RequireTools(t, "rdisc6", "ndisc6")
 	forEachTCMode(t, func(t *testing.T, m steering) {
-		for _, setup := range []string{"routed", "bridge", "bridge_no_br_netfilter"} {
+		for _, setup := range []string{"routed", "router_address", "bridge", "bridge_no_br_netfilter"} {
 			t.Run(setup, func(t *testing.T) {
 				l := lab.New(t)
 				vm := l.AddVM("tap10", lab.SeedMAC)
 				b := lab.SeedBinding
-				if setup != "routed" {
+				settings := m.setup(l)
+				rll := routerLinkLocal(t, vm.HostMAC())
+				switch setup {
+				case "bridge", "bridge_no_br_netfilter":
 					l.Bridge("br0", setup == "bridge", "tap10")
 					b = strings.Replace(b, "INDEV=tap10", "INDEV=br0", 1)
+				case "router_address":
+					rll = "fe80::1"
+					settings = append(settings, "ipv6.router_address", rll)
 				}
-				conf, datapath := l.SeedConfig(m.setup(l)...)
+				conf, datapath := l.SeedConfig(settings...)
 				lab.WriteBinding(datapath, "tap10", b)
 				d := l.StartDaemon(conf)
 				if !strings.Contains(d.Log(), "kernel_answers=rs|ns") {
 					t.Errorf("the daemon does not log kernel_answers=rs|ns")
 				}
 				before := counters(t, l)
-				askRouter(t, vm, vm.HostMAC())
+				askRouterAt(t, vm, vm.HostMAC(), rll)
 				answeredInKernel(t, l, d, before, 1, 2)
 
 				a, err := loader.PinnedAnswers(l.PinPath)
