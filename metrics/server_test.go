@@ -77,6 +77,32 @@ func get(c net.Conn, br *bufio.Reader) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// getAsync asks for / on c in the background; the channel gets the status.
+func getAsync(t *testing.T, c net.Conn, name string) <-chan int {
+	answered := make(chan int, 1)
+	go func() {
+		code, err := get(c, bufio.NewReader(c))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		answered <- code
+	}()
+	return answered
+}
+
+// received is what ch holds once every goroutine of the bubble is blocked,
+// and whether it held anything.
+func received[T any](ch <-chan T) (T, bool) {
+	synctest.Wait()
+	select {
+	case v := <-ch:
+		return v, true
+	default:
+		var zero T
+		return zero, false
+	}
+}
+
 // Past maxConns open connections, the next one is not served until one of
 // them closes, and then it is.
 func TestConnectionLimit(t *testing.T) {
@@ -94,30 +120,17 @@ func TestConnectionLimit(t *testing.T) {
 
 		extra := ln.dial()
 		defer extra.Close()
-		answered := make(chan int, 1)
-		go func() {
-			code, err := get(extra, bufio.NewReader(extra))
-			if err != nil {
-				t.Errorf("connection %d: %v", maxConns+1, err)
-			}
-			answered <- code
-		}()
-		synctest.Wait()
-		select {
-		case code := <-answered:
+		answered := getAsync(t, extra, fmt.Sprintf("connection %d", maxConns+1))
+		if code, ok := received(answered); ok {
 			t.Fatalf("connection %d answered %d while %d were open", maxConns+1, code, maxConns)
-		default:
 		}
-
 		open[0].Close()
-		synctest.Wait()
-		select {
-		case code := <-answered:
-			if code != 200 {
-				t.Errorf("connection %d answered %d once one closed", maxConns+1, code)
-			}
-		default:
+		code, ok := received(answered)
+		if !ok {
 			t.Fatalf("connection %d not answered once one of the %d closed", maxConns+1, maxConns)
+		}
+		if code != 200 {
+			t.Errorf("connection %d answered %d once one closed", maxConns+1, code)
 		}
 	})
 }
@@ -139,31 +152,19 @@ func TestWriteTimeout(t *testing.T) {
 
 		extra := ln.dial()
 		defer extra.Close()
-		answered := make(chan int, 1)
-		go func() {
-			code, err := get(extra, bufio.NewReader(extra))
-			if err != nil {
-				t.Errorf("connection %d: %v", maxConns+1, err)
-			}
-			answered <- code
-		}()
+		answered := getAsync(t, extra, fmt.Sprintf("connection %d", maxConns+1))
 		synctest.Wait()
 		time.Sleep(writeTimeout - time.Nanosecond)
-		synctest.Wait()
-		select {
-		case code := <-answered:
+		if code, ok := received(answered); ok {
 			t.Fatalf("connection %d answered %d before writeTimeout", maxConns+1, code)
-		default:
 		}
 		time.Sleep(time.Nanosecond)
-		synctest.Wait()
-		select {
-		case code := <-answered:
-			if code != 200 {
-				t.Errorf("connection %d answered %d after writeTimeout", maxConns+1, code)
-			}
-		default:
+		code, ok := received(answered)
+		if !ok {
 			t.Fatalf("connection %d not answered after writeTimeout (%v): the clients that do not read hold every slot", maxConns+1, writeTimeout)
+		}
+		if code != 200 {
+			t.Errorf("connection %d answered %d after writeTimeout", maxConns+1, code)
 		}
 	})
 }
@@ -186,21 +187,16 @@ func TestIdleTimeout(t *testing.T) {
 		}()
 		synctest.Wait()
 		time.Sleep(idleTimeout - time.Nanosecond)
-		synctest.Wait()
-		select {
-		case err := <-closed:
+		if err, ok := received(closed); ok {
 			t.Fatalf("closed %v before idleTimeout: %v", idleTimeout-time.Nanosecond, err)
-		default:
 		}
 		time.Sleep(time.Nanosecond)
-		synctest.Wait()
-		select {
-		case err := <-closed:
-			if err != io.EOF {
-				t.Errorf("after idleTimeout: read %v, want EOF", err)
-			}
-		default:
+		err, ok := received(closed)
+		if !ok {
 			t.Fatalf("still open after idleTimeout (%v)", idleTimeout)
+		}
+		if err != io.EOF {
+			t.Errorf("after idleTimeout: read %v, want EOF", err)
 		}
 	})
 }
