@@ -280,19 +280,6 @@ func servesNA(s *Settings, l *Lease) bool {
 	return s.Mode == ModeDHCPv6 && l.EUI64.Is6() && l.Subnet6.Addr().Is6()
 }
 
-// pdTimers gives the delegated prefixes' lifetime, T1 and T2: half and
-// four fifths of the lifetime, as RFC 8415 §21.21 recommends.
-func pdTimers(s *Settings) (life, t1, t2 uint32) {
-	life = s.PDLifetime
-	if life == 0 {
-		life = defaultPDLifetime
-	}
-	if life == 0xffffffff {
-		return life, life, life // infinite: never renew
-	}
-	return life, life / 2, uint32(uint64(life) * 4 / 5)
-}
-
 // delegated reports whether the binding delegates p (as a client wrote
 // it: a prefix with host bits set is not the binding's).
 func delegated(l *Lease, p netip.Prefix) bool {

@@ -28,6 +28,19 @@ func leaseTimers(s *Settings) (lease, t1, t2 uint32) {
 	return lease, t1, t2
 }
 
+// pdTimers gives the delegated prefixes' lifetime, T1 and T2: half and
+// four fifths of the lifetime, as RFC 8415 §21.21 recommends.
+func pdTimers(s *Settings) (life, t1, t2 uint32) {
+	life = s.PDLifetime
+	if life == 0 {
+		life = defaultPDLifetime
+	}
+	if life == 0xffffffff {
+		return life, life, life // infinite: never renew
+	}
+	return life, life / 2, uint32(uint64(life) * 4 / 5)
+}
+
 // raTimers gives the RA's router lifetime and the RDNSS/DNSSL lifetime:
 // three RA periods (RFC 4861's default AdvDefaultLifetime, RFC 8106's
 // recommended floor), the router lifetime capped at 9000 s.
