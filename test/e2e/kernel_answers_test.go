@@ -191,11 +191,7 @@ func TestKernelAnswersDaemonDown(t *testing.T) {
 func TestKernelAnswersTAPMACChange(t *testing.T) {
 	lab.RequireTools(t, "rdisc6", "ndisc6")
 	forEachTCMode(t, func(t *testing.T, m steering) {
-		l := lab.New(t)
-		vm := l.AddVM("tap10", lab.SeedMAC)
-		conf, datapath := l.SeedConfig(m.setup(l)...)
-		lab.WriteBinding(datapath, "tap10", lab.SeedBinding)
-		d := l.StartDaemon(conf)
+		l, vm, d, _ := seedLab(t, m)
 		askRouter(t, vm, vm.HostMAC())
 
 		const newMAC = "02:00:5e:10:00:99"
